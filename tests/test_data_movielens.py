@@ -223,3 +223,18 @@ def test_stats_on_a_toy_table():
     st = movielens_stats(pd.DataFrame(dict(user=[1,1,1,2], movie=[1,2,3,1], rating=[5,4,4,1])))
     assert (st['n_users'], st['n_movies'], st['n_ratings'], st['min_user_ratings']) == (2, 3, 4, 1)
     assert st['shares'] == (0.25, 0, 0, 0.5, 0.25) and st['mean'] == 3.5 and st['movie_max'] == 2
+
+def test_concurrent_writers(tmp_path):
+    "If another process renames its finished folder into place first, the loser cleans up and says so."
+    dest = tmp_path/'synth'
+    def write(d):
+        (d/'u.data').write_text(GOOD_DATA)
+        dest.mkdir(); (dest/'u.data').write_text(GOOD_DATA)  # the other process wins meanwhile
+    with pytest.raises(FileExistsError, match='already exists'): data._atomic_dir(dest, write)
+    assert [o.name for o in tmp_path.iterdir()] == ['synth'] and [o.name for o in dest.iterdir()] == ['u.data']
+
+def test_u1_split_keeps_test_users_in_base():
+    "Users with one or two ratings are the hard case: a plain random split would put some only in the test part."
+    r = pd.DataFrame(dict(user=np.repeat(np.arange(1, 201), 2)[:300], movie=np.arange(300)%7+1, rating=3, timestamp=0))
+    base,test = data._split_u1(r, seed=0)
+    assert len(test) > 0 and test.user.isin(base.user).all() and len(base)+len(test) == len(r)

@@ -11,7 +11,7 @@ import shutil, tempfile, inspect, dataclasses
 from dataclasses import dataclass
 import torch
 from fastai.data.external import fastai_path, untar_data, URLs
-from PIL import Image
+from PIL import Image, ImageFilter
 
 # %% auto #0
 __all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'ML_SYNTH_VERSION', 'PADDY_LABELS', 'PADDY_VARIETIES', 'PADDY_COLS',
@@ -346,7 +346,7 @@ def movielens_truth(path:Path|str|None=None, # a folder written by `write_moviel
     return MovieLensTruth(mu=t['mu'], noise_sd=t['noise_sd'], thresholds=np.array(t['thresholds']), noise_floor=t['noise_floor'],
                           movies=movies, params=meta['params'], **{k:arrs[k] for k in arrs.files})
 
-# %% ../nbs/00_data.ipynb #7f80d3ee
+# %% ../nbs/00_data.ipynb #1f8d8cd3
 PADDY_LABELS = ['bacterial_leaf_blight', 'bacterial_leaf_streak', 'bacterial_panicle_blight', 'blast', 'brown_spot',
                 'dead_heart', 'downy_mildew', 'hispa', 'normal', 'tungro']
 PADDY_VARIETIES = ['ADT45', 'IR20', 'KarnatakaPonni', 'Onthanel', 'Ponni', 'Surya', 'Zonal', 'AndraPonni', 'AtchayaPonni', 'RR']
@@ -357,14 +357,14 @@ PADDY_LABEL_COUNTS = dict(normal=1764, blast=1738, hispa=1594, dead_heart=1442, 
 PADDY_VARIETY_COUNTS = dict(ADT45=6992, KarnatakaPonni=988, Ponni=657, AtchayaPonni=461, Zonal=399, AndraPonni=377, Onthanel=351,
                             IR20=114, RR=36, Surya=32)
 
-# %% ../nbs/00_data.ipynb #af3b05cf
+# %% ../nbs/00_data.ipynb #6001f598
 def _rows(df:pd.DataFrame, mask, what:str, n:int=5)->str:
     "Describe the first `n` rows of `df` where `mask` holds, for an error message about `what`."
     bad = df[mask]
     desc = ', '.join(f'row {i} ({r.image_id})' for i,r in bad.head(n).iterrows())
     return f"{len(bad)} row(s) of train.csv {what}: {desc}{', ...' if len(bad)>n else ''}"
 
-# %% ../nbs/00_data.ipynb #106bbe8a
+# %% ../nbs/00_data.ipynb #128db270
 def _check_image(fn:Path):
     "Raise a `ValueError` naming `fn` if it is not a readable image."
     try:
@@ -373,7 +373,7 @@ def _check_image(fn:Path):
             im.load()
     except Exception as e: raise ValueError(f"cannot read image {fn}: {e}") from e
 
-# %% ../nbs/00_data.ipynb #7cf6d84a
+# %% ../nbs/00_data.ipynb #fbfe25de
 def check_paddy(path:Path,             # folder in the Kaggle layout
                 check_images:bool=True, # also decode every training image (about 1 ms each)
                )->pd.DataFrame:         # train.csv, validated, `age` as a number
@@ -413,7 +413,7 @@ def check_paddy(path:Path,             # folder in the Kaggle layout
         for r in df.itertuples(): _check_image(path/'train_images'/r.label/r.image_id)
     return df
 
-# %% ../nbs/00_data.ipynb #4cc842c9
+# %% ../nbs/00_data.ipynb #95246a27
 # Leaf colour (RGB), relative width, number of veins, vein contrast, speckle, strength of cross bands
 PADDY_VARIETY_LOOKS = dict(
     ADT45=((70,140,50), 1.0, 4, .10, .03, 0), IR20=((40,105,40), 1.35, 6, .14, .03, 0),
@@ -422,19 +422,19 @@ PADDY_VARIETY_LOOKS = dict(
     Zonal=((55,125,60), 1.0, 4, .08, .03, .25), AndraPonni=((80,135,45), .9, 3, .06, .14, 0),
     AtchayaPonni=((75,155,80), 1.2, 3, .3, .03, 0), RR=((105,120,40), .85, 5, .08, .05, .2))
 
-# %% ../nbs/00_data.ipynb #74fb4341
+# %% ../nbs/00_data.ipynb #07b31ad7
 def _smooth(rng, h:int, w:int, k:int=6)->np.ndarray:
     "Random field in [0,1] that varies slowly over an `h` x `w` image."
     small = (rng.random((k, k))*255).astype(np.uint8)
     return np.asarray(Image.fromarray(small).resize((w, h), Image.BICUBIC), dtype=np.float32)/255
 
-# %% ../nbs/00_data.ipynb #23f460be
+# %% ../nbs/00_data.ipynb #40e5a363
 def _blend(img, mask, col):
     "Blend colour `col` into `img` with weight `mask` (0..1, per pixel)."
     m = np.clip(mask, 0, 1).astype(np.float32)[..., None]
     return img*(1-m) + np.asarray(col, np.float32)*m
 
-# %% ../nbs/00_data.ipynb #04a7e2f1
+# %% ../nbs/00_data.ipynb #8c9bd4bc
 def _lesions(img, u, v, hw, leaf, rng, n, along, across, core, rim=None, halo=None):
     "Draw `n` elliptic lesions on the leaf, `along` x `across` times the leaf's half-width, at random places."
     d = np.full(leaf.shape, np.inf, np.float32)  # distance to the nearest lesion centre, in lesion radii
@@ -447,7 +447,7 @@ def _lesions(img, u, v, hw, leaf, rng, n, along, across, core, rim=None, halo=No
     if rim is not None: img = _blend(img, leaf*(d<1), rim)
     return _blend(img, leaf*np.clip((.7-d)*4, 0, 1), core)
 
-# %% ../nbs/00_data.ipynb #2b65c6fa
+# %% ../nbs/00_data.ipynb #d99f47e8
 def _disease(img, label, u, v, t, hw, leaf, rng):
     "Paint the pattern of disease `label` on the leaf: `u`,`v` are pixels along/across it, `t` runs 0 (base) to 1 (tip)."
     h, w = leaf.shape
@@ -484,7 +484,7 @@ def _disease(img, label, u, v, t, hw, leaf, rng):
     elif label!='normal': raise ValueError(f"unknown paddy label {label!r}; expected one of {PADDY_LABELS}")
     return img
 
-# %% ../nbs/00_data.ipynb #9e9f8987
+# %% ../nbs/00_data.ipynb #30fffdbd
 def _blade(h, w, rng, cx, cy, ang, length, hw0):
     "Pixel coordinates of a leaf blade: along `u`, across `v`, 0..1 from base to tip `t`, half-width `hw`, soft mask."
     yy, xx = np.mgrid[:h, :w].astype(np.float32)
@@ -496,7 +496,7 @@ def _blade(h, w, rng, cx, cy, ang, length, hw0):
     leaf = np.clip(hw - np.abs(v), 0, 1) * ((t>=0) & (t<=1))
     return u, v, t, np.maximum(hw, 1e-3), leaf.astype(np.float32)
 
-# %% ../nbs/00_data.ipynb #30c398a6
+# %% ../nbs/00_data.ipynb #50bd090e
 def draw_paddy(label:str,    # disease, one of `PADDY_LABELS`
                variety:str,  # rice variety, one of `PADDY_VARIETIES`
                size:int=128, # image height in pixels; width is 3/4 of it (portrait, like the real 480x640)
@@ -521,14 +521,14 @@ def draw_paddy(label:str,    # disease, one of `PADDY_LABELS`
     tex = tex + .25*np.exp(-(v/.8)**2)  # pale midrib
     leafcol = np.asarray(col, np.float32)*rng.uniform(.93, 1.07, 3).astype(np.float32)
     img = _blend(img, leaf, 0) + leaf[..., None]*leafcol*tex[..., None]
-    img = _disease(img, label, u, v, t, hw, leaf, rng)
+    img = img + rng.uniform(.45, 1)*(_disease(img, label, u, v, t, hw, leaf, rng) - img)  # mild to severe
     yy, xx = np.mgrid[:h, :w]
     specks = sum(((yy-sy)**2 + (xx-sx)**2 < rs**2) for sy,sx,rs in rng.uniform((0,0,.5), (h,w,2.5), (rng.integers(0, 6), 3)))
     img = _blend(img, .8*np.minimum(specks, 1), rng.uniform(20, 90, 3))  # dirt specks, on any leaf
     img = img*np.float32(rng.uniform(.75, 1.25))*rng.uniform(.93, 1.07, 3).astype(np.float32) + rng.uniform(2, 7)*rng.standard_normal((h, w, 1), np.float32)
-    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0, size/128)))  # focus
 
-# %% ../nbs/00_data.ipynb #7ce1fe3d
+# %% ../nbs/00_data.ipynb #dd9a3537
 def paddy_counts(counts:dict,     # real count per class
                  n:int,           # total to share out
                  min_per:int=0,   # floor per class, so rare classes can still be learned
@@ -547,8 +547,8 @@ def paddy_counts(counts:dict,     # real count per class
     for k in sorted(exact, key=lambda k: int(res[k]) - exact[k])[:left - sum(res.values())]: res[k] += 1  # largest remainders
     return {k: res.get(k, min_per) for k in counts}
 
-# %% ../nbs/00_data.ipynb #b9f6f05a
-PADDY_SYNTH_VERSION = 1  # bump when the drawing changes, so cached sets are regenerated
+# %% ../nbs/00_data.ipynb #31477888
+PADDY_SYNTH_VERSION = 2  # bump when the drawing changes, so cached sets are regenerated
 
 def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache folder under `data_home()` named by the parameters
                 n_train:int=600,         # training images (train.csv + train_images/)
@@ -589,7 +589,7 @@ def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache fo
         raise
     return dest
 
-# %% ../nbs/00_data.ipynb #af5960e3
+# %% ../nbs/00_data.ipynb #ad688039
 def paddy_path(path:Path|str|None=None, # a folder in the Kaggle layout; None: look for the real data, else generate
                verbose:bool=True,        # print which data set is used
               )->Path:
@@ -605,7 +605,7 @@ def paddy_path(path:Path|str|None=None, # a folder in the Kaggle layout; None: l
     if verbose: print(f"Paddy Doctor: real data not found; using a generated stand-in in {p}")
     return p
 
-# %% ../nbs/00_data.ipynb #1f1f12ca
+# %% ../nbs/00_data.ipynb #a119e72e
 def load_paddy(path:Path|str|None=None, # a folder in the Kaggle layout; None: the real data if present, else generated
                check_images:bool=True,   # decode every training image to catch corrupt files
               )->tuple:                  # (folder, train.csv as a validated DataFrame)
@@ -613,7 +613,7 @@ def load_paddy(path:Path|str|None=None, # a folder in the Kaggle layout; None: t
     path = paddy_path(path)
     return path, check_paddy(path, check_images=check_images)
 
-# %% ../nbs/00_data.ipynb #afce77d5
+# %% ../nbs/00_data.ipynb #32a726ab
 def show_paddy(path:Path,       # folder in the Kaggle layout
                df:pd.DataFrame, # rows of train.csv to show from
                by:str='label',  # one row of images per value of this column

@@ -505,7 +505,7 @@ def draw_paddy(label:str,    # disease, one of `PADDY_LABELS`
     "Draw one generated paddy leaf photo: `variety` sets the leaf's look, `label` the disease pattern on it."
     if variety not in PADDY_VARIETY_LOOKS: raise ValueError(f"unknown paddy variety {variety!r}; expected one of {PADDY_VARIETIES}")
     col, width, nveins, vein, speckle, bands = PADDY_VARIETY_LOOKS[variety]
-    rng = np.random.default_rng(seed)
+    rng, drng = np.random.default_rng(seed).spawn(2)  # the scene, and the disease: same seed, same scene for every disease
     h = size; w = round(size*3/4)
     bg = np.array([(110,90,60), (85,100,90), (45,55,35), (70,95,45), (150,140,110)][rng.integers(5)], np.float32)
     img = bg*(.7 + .6*_smooth(rng, h, w, 4))[..., None]
@@ -521,7 +521,7 @@ def draw_paddy(label:str,    # disease, one of `PADDY_LABELS`
     tex = tex + .25*np.exp(-(v/.8)**2)  # pale midrib
     leafcol = np.asarray(col, np.float32)*rng.uniform(.93, 1.07, 3).astype(np.float32)
     img = _blend(img, leaf, 0) + leaf[..., None]*leafcol*tex[..., None]
-    img = img + rng.uniform(.45, 1)*(_disease(img, label, u, v, t, hw, leaf, rng) - img)  # mild to severe
+    img = img + drng.uniform(.45, 1)*(_disease(img, label, u, v, t, hw, leaf, drng) - img)  # mild to severe
     yy, xx = np.mgrid[:h, :w]
     specks = sum(((yy-sy)**2 + (xx-sx)**2 < rs**2) for sy,sx,rs in rng.uniform((0,0,.5), (h,w,2.5), (rng.integers(0, 6), 3)))
     img = _blend(img, .8*np.minimum(specks, 1), rng.uniform(20, 90, 3))  # dirt specks, on any leaf
@@ -548,7 +548,7 @@ def paddy_counts(counts:dict,     # real count per class
     return {k: res.get(k, min_per) for k in counts}
 
 # %% ../nbs/00_data.ipynb #31477888
-PADDY_SYNTH_VERSION = 2  # bump when the drawing changes, so cached sets are regenerated
+PADDY_SYNTH_VERSION = 3  # bump when the drawing changes, so cached sets are regenerated
 
 def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache folder under `data_home()` named by the parameters
                 n_train:int=600,         # training images (train.csv + train_images/)
@@ -620,12 +620,14 @@ def show_paddy(path:Path,       # folder in the Kaggle layout
                n:int=6,         # images per row
                seed:int=0,      # which images are picked
                sz:float=1.5,    # inches per image
+               across:bool=False, # one column (not row) per value of `df[by]`
               ):
-    "Grid of training images, one row per value of `df[by]`, each titled with its disease and variety."
+    "Grid of training images, one row (or column) per value of `df[by]`, each titled with its disease and variety."
     import matplotlib.pyplot as plt
     groups = sorted(df[by].unique())
-    fig, axs = plt.subplots(len(groups), n, figsize=(n*sz, len(groups)*sz*1.45), squeeze=False)
-    for g, row in zip(groups, axs):
+    nr, nc = (n, len(groups)) if across else (len(groups), n)
+    fig, axs = plt.subplots(nr, nc, figsize=(nc*sz, nr*sz*1.45), squeeze=False)
+    for g, row in zip(groups, axs.T if across else axs):
         sub = df[df[by]==g]
         for ax in row: ax.axis('off')
         for ax, r in zip(row, sub.sample(min(n, len(sub)), random_state=seed).itertuples()):

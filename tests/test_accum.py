@@ -1,5 +1,6 @@
 "Gradient accumulation (course_helpers.accum): equality with one big batch, fastai's callback, the batch-size finder, memory, two processes."
 import pytest, torch, torch.nn.functional as F
+from pathlib import Path
 from copy import deepcopy
 from fastai.callback.core import Callback
 from fastai.callback.training import GradientAccumulation
@@ -96,8 +97,8 @@ def test_peak_mem_counts_live_tensors():
 SHAPE = (3, 16, 16)
 
 def test_largest_bs_fits_budget_and_is_a_multiple_of_8():
-    model = tiny_cnn()
-    budget = 12*MB
+    model = tiny_cnn(c=8)
+    budget = 6*MB
     bs = largest_bs(model, SHAPE, budget)
     assert bs % 8 == 0 and bs >= 8
     assert step_peak(model, bs, SHAPE) <= budget < step_peak(model, bs+8, SHAPE)   # the largest that fits
@@ -107,14 +108,15 @@ def test_largest_bs_fits_budget_and_is_a_multiple_of_8():
 
 def test_largest_bs_budget_too_small_or_missing():
     with pytest.raises(ValueError, match=r'even bs=8 needs .* MB for one step, over the budget of 0\.1 MB'):
-        largest_bs(tiny_cnn(), SHAPE, MB//10)
-    with pytest.raises(ValueError, match='give a `budget`'): largest_bs(tiny_cnn(), SHAPE)
+        largest_bs(tiny_cnn(c=8), SHAPE, MB//10)
+    with pytest.raises(ValueError, match='give a `budget`'): largest_bs(tiny_cnn(c=8), SHAPE)
 
 def test_accumulation_4_uses_clearly_less_memory_than_1():
     mem = accum_memory((1, 4))                              # each setting in its own process
     assert list(mem.micro_bs) == [64, 16]
     assert mem.ratio[1] < 0.5, mem
-    assert mem.rss_MB[1] < mem.rss_MB[0], mem
+    if Path('/proc/self/clear_refs').exists():              # Linux: the process's peak RSS is measured too
+        assert mem.rss_MB[1] < mem.rss_MB[0], mem
 
 def test_accum_memory_bad_accum():
     with pytest.raises(ValueError, match=r'\[3\] do not divide bs=64'): accum_memory((1, 3))

@@ -1,0 +1,36 @@
+"""Peak memory of one training step at a fixed effective batch, for several gradient-accumulation settings.
+
+Model: `course_helpers.accum.tiny_cnn` on random 3 x SIZE x SIZE images (full-resolution activations dominate).
+Each setting runs in its own fresh process (`accum_memory`, the helper the lesson's plot uses). Columns:
+  peak_MB    the allocator's peak during the step: CPU from torch.profiler's memory events, CUDA from
+             torch.cuda.max_memory_allocated (both minus what was allocated before the step)
+  ratio      peak_MB / peak_MB at the first setting (accumulation 1)
+  rss_MB     CPU only: the process's peak resident set during the step minus its resident set just before
+  rss_ratio  rss_MB / rss_MB at the first setting
+The CUDA table is printed when a GPU is present. On CUDA part of the peak does not shrink with the micro-batch
+(library workspaces such as cuDNN's are the usual cause; this script does not break it down), so its ratios fall
+less than the CPU's.
+
+    python benchmarks/accum_memory.py [--bs 64] [--size 64] [--accums 1,2,4,8]
+"""
+import argparse, time, torch
+from course_helpers.accum import accum_memory
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--bs', type=int, default=64, help='effective batch size')
+    p.add_argument('--size', type=int, default=64, help='image side in pixels')
+    p.add_argument('--accums', default='1,2,4,8', help='comma-separated accumulation steps; the first is the reference')
+    a = p.parse_args()
+    accums = tuple(int(s) for s in a.accums.split(','))
+    print(f"tiny_cnn, effective batch {a.bs}, 3x{a.size}x{a.size} images, torch {torch.__version__}")
+    devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
+    for dev in devices:
+        t = time.perf_counter()
+        df = accum_memory(accums, a.bs, a.size, dev)
+        name = torch.cuda.get_device_name() if dev == 'cuda' else 'CPU'
+        print(f"\n{dev} ({name}), one step per setting, each in a fresh process ({time.perf_counter()-t:.1f} s):")
+        print(df.to_string(index=False))
+    if 'cuda' not in devices: print("\n(no CUDA device: CUDA table skipped)")
+
+if __name__ == '__main__': main()

@@ -111,6 +111,20 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_two_processes_generating_at_once_keep_one_whole_set(tmp_path, monkeypatch):
+    monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path))
+    first, draw = [], D.draw_paddy
+    def other_process_finishes_first(*args, **kw):
+        if not first:  # while this run draws its first image, another one writes the same set completely
+            monkeypatch.setattr(D, 'draw_paddy', draw)
+            first.append(synth_paddy(**SMALL))
+        return draw(*args, **kw)
+    monkeypatch.setattr(D, 'draw_paddy', other_process_finishes_first)
+    p = synth_paddy(**SMALL)
+    assert p == first[0] and len(check_paddy(p)) == 30
+    assert [o.name for o in tmp_path.iterdir()] == [p.name]  # no temporary folder left behind
+
+
 def test_existing_folder_is_not_overwritten(tiny):
     with pytest.raises(FileExistsError, match=str(tiny)): synth_paddy(tiny, **SMALL)
 

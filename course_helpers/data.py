@@ -528,7 +528,7 @@ def draw_paddy(label:str,    # disease, one of `PADDY_LABELS`
     img = img*np.float32(rng.uniform(.75, 1.25))*rng.uniform(.93, 1.07, 3).astype(np.float32) + rng.uniform(2, 7)*rng.standard_normal((h, w, 1), np.float32)
     return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0, size/128)))  # focus
 
-# %% ../nbs/00_data.ipynb #dd9a3537
+# %% ../nbs/00_data.ipynb #e4eb4895
 def paddy_counts(counts:dict,     # real count per class
                  n:int,           # total to share out
                  min_per:int=0,   # floor per class, so rare classes can still be learned
@@ -547,7 +547,7 @@ def paddy_counts(counts:dict,     # real count per class
     for k in sorted(exact, key=lambda k: int(res[k]) - exact[k])[:left - sum(res.values())]: res[k] += 1  # largest remainders
     return {k: res.get(k, min_per) for k in counts}
 
-# %% ../nbs/00_data.ipynb #31477888
+# %% ../nbs/00_data.ipynb #27ce46bf
 PADDY_SYNTH_VERSION = 3  # bump when the drawing changes, so cached sets are regenerated
 
 def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache folder under `data_home()` named by the parameters

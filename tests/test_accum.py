@@ -136,3 +136,10 @@ def test_a_different_update_fails_clearly(ddp_states):
     wrong = one_process_step(16)                            # e.g. forgetting one of the factors
     with pytest.raises(AssertionError, match=r'rank 0: .* differs from the one-process update by'):
         check_same_update(wrong, ddp_states)
+
+def test_accum_memory_without_forkserver(monkeypatch):
+    "Where there is no forkserver (Windows) each setting is spawned from scratch; the figures are the same."
+    import course_helpers.accum as acc
+    monkeypatch.setattr(acc.mp, 'get_all_start_methods', lambda: ['spawn'])
+    mem = accum_memory((1, 2), size=16)
+    assert mem.ratio[1] == pytest.approx(0.5, abs=0.05), mem

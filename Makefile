@@ -23,7 +23,8 @@ lessons: $(STAMP)
 ## Library and notebooks in sync, then every notebook and the pytest suite.
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH tools/check_sync.sh
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	# Two notebooks run at once on 2 cores: one thread each, or torch's threads fight over the cores.
+	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest -q tests
 
 ## Regenerate README.md from nbs/index.ipynb.

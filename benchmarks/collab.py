@@ -8,8 +8,8 @@ ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated ML-100k-shape
 scores u1.test. Every system trains on the same rows and is scored on the same rows.
 
 Prints one JSON line per system, `{"system": ..., "rmse": ..., "train_s": ...}` (a system that cannot run prints
-`{"system": ..., "skipped": why}` instead). `train_s` is the wall time of training alone: compare systems
-within one run, not across machines. PyTorch runs on `--threads` CPU threads (default 1, what the course_helpers recipe
+`{"system": ..., "skipped": why}` instead). `train_s` is the wall time of training alone (after PyTorch's one-time
+cost of a process's first optimiser step, paid up front): compare systems within one run, not across machines. PyTorch runs on `--threads` CPU threads (default 1, what the course_helpers recipe
 always uses: its batches are too small to gain from more, and on a shared machine threads can stall each other).
 """
 import argparse, contextlib, json, os, sys, time
@@ -79,6 +79,11 @@ def skip_reason(system:str):
         try: import surprise
         except ImportError: return 'scikit-surprise is not installed (a benchmark-only extra: pip install scikit-surprise)'
 
+def warm_up():
+    "Pay PyTorch's one-time cost of a process's first `torch.optim` step (about a second: lazy imports) before timing."
+    w = torch.nn.Parameter(torch.zeros(1)); w.grad = torch.zeros(1)
+    torch.optim.AdamW([w], fused=True).step()
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--data', type=Path, help='folder in the ML-100k layout (default: real ML-100k if present, else generated)')
@@ -97,6 +102,7 @@ def main(argv=None):
     except (FileNotFoundError, ValueError) as e: p.error(str(e))
     print(f'{path}: split {a.split}, {len(train)} train and {len(valid)} valid ratings, '
           f'fastbook on {a.threads} torch thread(s), {os.cpu_count()} CPUs', file=sys.stderr)
+    warm_up()
     for s in systems:
         why = skip_reason(s)
         if why: print(json.dumps(dict(system=s, skipped=why)), flush=True); continue

@@ -16,6 +16,7 @@ import argparse, contextlib, json, os, sys, time
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastai.collab import collab_learner
+from fastai.torch_core import set_seed
 from fastai.data.transforms import RandomSplitter
 from course_helpers.data import movielens_path, read_ratings
 from course_helpers.recipe import collab_dls, fit_collab, torch_threads, valid_rmse
@@ -39,7 +40,7 @@ def global_mean(train, valid, quick):
 
 def fastbook(train, valid, quick):
     "fastbook chapter 8: `collab_learner(dls, n_factors=50, y_range=(0, 5.5))`, `fit_one_cycle(5, 5e-3, wd=0.1)`, bs=64."
-    torch.manual_seed(42)
+    set_seed(42, reproducible=True)  # fastai's shuffling draws from Python's and PyTorch's generators
     dls = collab_dls(train, valid, bs=64)
     learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
     with learn.no_bar(), learn.no_logging(), torch_threads(THREADS):

@@ -94,14 +94,15 @@ def paddy_learner(dls:DataLoaders,       # from `paddy_dls`
                           reg=[i for i,v in enumerate(vocabs) if v is None])
     return vision_learner(dls, arch, pretrained=pretrained, n_out=sum(mtl.n_classes), loss_func=mtl, metrics=mtl.metrics(), **kwargs)
 
-# %% ../nbs/03_multi_target.ipynb #0b218019
+# %% ../nbs/03_multi_target.ipynb #479d2887
 def fit_paddy(dls:DataLoaders, # from `paddy_dls`
               epochs:int=10,   # epochs of `fit_one_cycle`
               lr:float=1e-2,   # peak learning rate
-              seed:int=42,     # seeds the weights and dropout
+              seed:int=42,     # seeds the weights, dropout and the order of the batches
               **kwargs)->Learner: # passed on to `paddy_learner`
     "Seed everything, make a `paddy_learner` and train it with `fit_one_cycle`."
     set_seed(seed, reproducible=True)
+    for i,dl in enumerate(dls.loaders): dl.rng = random.Random(seed+i)  # a reused `dls` shuffles as a fresh one
     learn = paddy_learner(dls, **kwargs)
     learn.fit_one_cycle(epochs, lr)
     return learn

@@ -66,6 +66,14 @@ def test_fit_paddy_is_reproducible(tiny):
     assert torch.equal(*runs)
 
 
+def test_fit_paddy_reuses_dls_reproducibly(tiny):
+    "Training twice on the same DataLoaders object (whose shuffling state the first run advanced) gives the same model."
+    path, df = tiny
+    dls = paddy_dls(path, df, size=32, bs=16)
+    a, b = (torch.cat([p.detach().flatten() for p in fit_paddy(dls, epochs=1, lr=1e-2, cbs=[]).model.parameters()]) for _ in range(2))
+    assert torch.equal(a, b)
+
+
 def test_submission_file(learn, tiny, tmp_path):
     path, _ = tiny
     sub = paddy_submission(learn, path, tmp_path/'sub.csv')

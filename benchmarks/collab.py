@@ -1,6 +1,6 @@
 """Collaborative filtering on one split: fastbook's recipe, course_helpers' recipe, Surprise's SVD and SVD++, a global mean.
 
-    python benchmarks/collab.py [--data DIR] [--split random|u1] [--systems fastbook,course_helpers,...] [--quick]
+    python benchmarks/collab.py [--data DIR] [--split random|u1] [--systems fastbook,course_helpers,...] [--quick] [--threads N]
 
 `--data` is a folder in the ML-100k layout (u.data; u1.base and u1.test for `--split u1`); without it, the real
 ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated ML-100k-shaped set (`course_helpers.data.movielens_path`).
@@ -9,8 +9,9 @@ scores u1.test. Every system trains on the same rows and is scored on the same r
 
 Prints one JSON line per system, `{"system": ..., "rmse": ..., "train_s": ...}` (a system that cannot run prints
 `{"system": ..., "skipped": why}` instead). `train_s` is the wall time of training alone (after PyTorch's one-time
-cost of a process's first optimiser step, paid up front): compare systems within one run, not across machines. PyTorch runs on `--threads` CPU threads (default 1, what the course_helpers recipe
-always uses: its batches are too small to gain from more, and on a shared machine threads can stall each other).
+cost of a process's first optimiser step, paid up front): compare systems within one run, not across machines.
+fastbook's recipe runs on `--threads` PyTorch CPU threads (default 1, what the course_helpers recipe always uses: its
+batches are too small to gain from more, and on a shared machine two threads can stall each other for minutes).
 """
 import argparse, contextlib, json, os, sys, time
 from pathlib import Path

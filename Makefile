@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lessons test install sync-check readme clean
+.PHONY: lessons test install readme bench clean
 
 # Reinstall only when what the install depends on has changed.
 $(STAMP): settings.ini setup.py constraints.txt
@@ -26,6 +26,13 @@ test: $(STAMP)
 	# Two notebooks run at once on 2 cores: one thread each, or torch's threads fight over the cores.
 	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest -q tests
+
+## Speed and memory figures: the scripts in benchmarks/ (adds the benchmark-only extra, scikit-surprise).
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[bench]'
+	$(BIN)/python benchmarks/accum_memory.py
+	$(BIN)/python benchmarks/collab.py
+	$(BIN)/python benchmarks/collab.py --split u1
 
 ## Regenerate README.md from nbs/index.ipynb.
 readme: $(STAMP)

@@ -99,7 +99,8 @@ def valid_rmse(learn:Learner, # a collab learner with a dot-product model (`Embe
     "Root mean squared error of `learn.model` on `learn.dls.valid`, in one batch without callbacks."
     x,y = _xy(learn.dls.valid_ds)
     learn.model.eval()
-    with torch.no_grad(): p = learn.model(x).view(-1)
+    dev = next(learn.model.parameters()).device  # a learner trained on a GPU keeps its model there
+    with torch.no_grad(): p = learn.model(x.to(dev)).view(-1).cpu()
     return float(F.mse_loss(p, y).sqrt())
 
 # %% ../nbs/05_collab_recipe.ipynb #159c030a

@@ -40,3 +40,7 @@ def test_build_reports_errors(tmp_path):
     p = tmp_path/'02_e.ipynb'; nbformat.write(nb, p)
     _, _, err = build_site.build(p)
     assert err and 'ZeroDivisionError' in err
+
+def test_index_page_escapes_and_shows_code():
+    page = build_site.index_page([('01_t.html', 'A <b> title', 'uses `Datasets` & more', 3.2, None)])
+    assert '<code>Datasets</code> &amp; more' in page and 'A &lt;b&gt; title' in page and '(3 s)' in page

@@ -2,7 +2,7 @@
 
 Cells marked `#| eval: false` never run (they need the network, real data or a GPU); cells marked
 `#| slow` run only with `--slow` (`make lessons SLOW=1`)."""
-import argparse, html, sys, time, warnings
+import argparse, html, os, re, sys, time, warnings
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
@@ -11,6 +11,8 @@ from render import NBS, directives, for_reading, lesson_notebooks, title_and_sum
 
 SITE = NBS.parent/'_site'
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
+# fastai 2.8.7 on torch 2.14 warns that `torch.jit.script` is deprecated on every import: noise in every page's first cell.
+os.environ.setdefault('PYTHONWARNINGS', 'ignore:`torch.jit.script` is deprecated:FutureWarning')
 
 def skip_reason(cell, run_slow):
     "Why `cell` is not run in a lesson build, or None if it runs."
@@ -39,10 +41,14 @@ def build(path, run_slow=False):
     except CellExecutionError as e: err = str(e).splitlines()[-1] if str(e) else repr(e)
     return nb, time.time() - start, err
 
+def md_inline(s):
+    "`s` as HTML, with markdown's `code` spans as <code>."
+    return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(s))
+
 def index_page(rows):
     "The site's index.html: one line per lesson with its summary, run time and status."
     items = '\n'.join(
-        f'<li><a href="{html.escape(page)}">{html.escape(title)}</a> — {html.escape(summ)} '
+        f'<li><a href="{html.escape(page)}">{md_inline(title)}</a> — {md_inline(summ)} '
         f'<small>({secs:.0f} s{", <b>FAILED</b>: " + html.escape(err) if err else ""})</small></li>'
         for page, title, summ, secs, err in rows)
     return f'''<!doctype html><html><head><meta charset="utf-8"><title>course_helpers lessons</title>
@@ -69,8 +75,8 @@ def main(argv=None):
         (SITE/page).write_text(body, encoding='utf-8')
         print(f'  {"FAILED: " + err if err else "ok"} in {secs:.0f} s -> _site/{page}', flush=True)
         rows.append((page, title or path.stem, summ, secs, err))
-    (SITE/'index.html').write_text(index_page(rows), encoding='utf-8')
-    print(f'\nOpen {SITE/"index.html"} in a browser.')
+    if not args.names: (SITE/'index.html').write_text(index_page(rows), encoding='utf-8')  # only a full build lists every lesson
+    print(f'\nOpen {SITE/(rows[0][0] if args.names else "index.html")} in a browser.')
     return 1 if any(r[-1] for r in rows) else 0
 
 if __name__ == '__main__': sys.exit(main())

@@ -78,7 +78,9 @@ class DotBiasMembers(Module):
         dot = (self.u_weight(u)*self.i_weight(i)).view(len(x), self.k, self.n_factors).sum(-1)
         return dot + self.u_bias(u) + self.i_bias(i)
 
-    def forward(self, x): return sigmoid_range(self.scores(x), *self.y_range)
+    def forward(self, x):
+        "Every member's prediction, shape (batch, k)."
+        return sigmoid_range(self.scores(x), *self.y_range)
 
     def fold(self, classes:dict)->EmbeddingDotBias:
         "One `EmbeddingDotBias` predicting `sigmoid_range` of the members' mean score."

@@ -26,14 +26,18 @@ class TitleNumericalize(Transform):
         self.min_freq,self.vocab = min_freq,vocab
         if vocab is not None: self.o2i = {t:i for i,t in enumerate(vocab)}
     def setups(self, items):
+        "Learn the vocab from the token lists `items`, unless one was given."
         if self.vocab is not None: return
         cnt = Counter(t for toks in items for t in toks)
         self.vocab = ['xxunk'] + [t for t,c in cnt.most_common() if c >= self.min_freq and t != 'xxunk']
         self.o2i = {t:i for i,t in enumerate(self.vocab)}
     def encodes(self, toks:list):
+        "Indices of the tokens `toks`, 0 for unknown ones."
         if self.vocab is None: raise ValueError("TitleNumericalize has no vocab yet: call `setup(items)` first or pass `vocab`")
         return TensorText([self.o2i.get(t, 0) for t in toks])
-    def decodes(self, x:TensorText): return L(self.vocab[i] for i in x.tolist())
+    def decodes(self, x:TensorText):
+        "The tokens at indices `x`."
+        return L(self.vocab[i] for i in x.tolist())
 
 # %% ../nbs/06_midlevel.ipynb #1ff7c6c9
 def paddy_datasets(path:Path,          # Paddy Doctor folder in the Kaggle layout

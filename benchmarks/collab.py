@@ -33,9 +33,12 @@ def load_split(path:Path, split:str):
         return df.iloc[list(tr)].reset_index(drop=True),df.iloc[list(va)].reset_index(drop=True)
     return read_ratings(path/'u1.base'),read_ratings(path/'u1.test')
 
-def rmse(pred, y): return float(np.sqrt(np.mean((np.asarray(pred, dtype=float) - np.asarray(y, dtype=float))**2)))
+def rmse(pred, y):
+    "Root mean squared error of `pred` against `y`."
+    return float(np.sqrt(np.mean((np.asarray(pred, dtype=float) - np.asarray(y, dtype=float))**2)))
 
 def global_mean(train, valid, quick):
+    "Predict the mean training rating for every validation row: the baseline any model must beat."
     t = time.perf_counter(); mu = train.rating.mean(); t = time.perf_counter() - t
     return rmse(np.full(len(valid), mu), valid.rating), t
 
@@ -55,6 +58,7 @@ def course_helpers(train, valid, quick):
     return r,t
 
 def _surprise(algo):
+    "A runner that fits the Surprise model `algo()` on `train` and scores it on `valid`."
     def run(train, valid, quick):
         from surprise import Dataset, Reader
         lo,hi = min(train.rating.min(), valid.rating.min()),max(train.rating.max(), valid.rating.max())
@@ -65,10 +69,12 @@ def _surprise(algo):
     return run
 
 def _svd():
+    "Surprise's SVD with its defaults, seeded."
     from surprise import SVD
     return SVD(random_state=42)
 
 def _svdpp():
+    "Surprise's SVD++ with its defaults, seeded (ratings cached for speed)."
     from surprise import SVDpp
     return SVDpp(random_state=42, cache_ratings=True)
 
@@ -87,6 +93,7 @@ def warm_up():
     torch.optim.AdamW([w], fused=True).step()
 
 def main(argv=None):
+    "Parse the command line, load the split, and print one JSON line per system."
     p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     p.add_argument('--data', type=Path, help='folder in the ML-100k layout (default: real ML-100k if present, else generated)')
     p.add_argument('--split', choices=('random', 'u1'), default='random')

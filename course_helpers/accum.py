@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_grad_accum.ipynb #c717418d
 from __future__ import annotations
-import os, re, sys, subprocess, tempfile, multiprocessing as mp
+import re, sys, subprocess, tempfile, multiprocessing as mp
 from contextlib import nullcontext
 from copy import deepcopy
 from pathlib import Path

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, json, hashlib
 from pathlib import Path
 import numpy as np, pandas as pd
-import shutil, tempfile, inspect, dataclasses
+import shutil, tempfile, inspect
 from dataclasses import dataclass
 import torch
 from fastai.data.external import fastai_path, untar_data, URLs
@@ -375,7 +375,7 @@ def _check_image(fn:Path):
 
 # %% ../nbs/00_data.ipynb #fbfe25de
 def check_paddy(path:Path,             # folder in the Kaggle layout
-                check_images:bool=True, # also decode every training image (about 1 ms each, some 15 s for the real set)
+                check_images:bool=True, # also decode every training image, to catch corrupt files
                )->pd.DataFrame:         # train.csv, validated, `age` as a number
     "Read `path/'train.csv'` and check it against `path/'train_images'`; raise an error naming the fault."
     path = Path(path)
@@ -595,7 +595,6 @@ def paddy_path(path:Path|str|None=None, # a folder in the Kaggle layout; None: l
               )->Path:
     "The Paddy Doctor folder to use: `path`, else the real data if present, else the generated stand-in."
     if path is not None: return Path(path)
-    from fastai.data.external import fastai_path  # here, not at the top: it imports torch (seconds)
     comp = 'paddy-disease-classification'
     for p in [Path('/kaggle/input')/comp, Path(comp), fastai_path('data')/comp]:
         if (p/'train.csv').exists():

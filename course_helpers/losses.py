@@ -133,7 +133,9 @@ class TargetMetric(AvgMetric):
         return (a.argmax(-1) != t).float().mean() if self.kind == 'err' else self.mtl.loss_i(a, t, self.i)
 
     @property
-    def name(self): return f"{self.mtl.names[self.i]}_{self.kind}"
+    def name(self):
+        "The column name in fastai's training table, e.g. `disease_err`."
+        return f"{self.mtl.names[self.i]}_{self.kind}"
 
 # %% ../nbs/01_cross_entropy.ipynb #9a45d0e1
 @patch

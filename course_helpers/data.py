@@ -16,9 +16,9 @@ from PIL import Image, ImageFilter
 # %% auto #0
 __all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'ML_SYNTH_VERSION', 'PADDY_LABELS', 'PADDY_VARIETIES', 'PADDY_COLS',
            'PADDY_LABEL_COUNTS', 'PADDY_VARIETY_COUNTS', 'PADDY_VARIETY_LOOKS', 'PADDY_SYNTH_VERSION', 'data_home',
-           'movielens_stats', 'read_ratings', 'read_movies', 'MovieLensTruth', 'synth_movielens', 'write_movielens',
-           'cached_synth_movielens', 'movielens_path', 'load_movielens', 'movielens_truth', 'check_paddy', 'draw_paddy',
-           'paddy_counts', 'synth_paddy', 'paddy_path', 'load_paddy', 'show_paddy']
+           'mean_rmse', 'movielens_stats', 'read_ratings', 'read_movies', 'MovieLensTruth', 'synth_movielens',
+           'write_movielens', 'cached_synth_movielens', 'movielens_path', 'load_movielens', 'movielens_truth',
+           'check_paddy', 'draw_paddy', 'paddy_counts', 'synth_paddy', 'paddy_path', 'load_paddy', 'show_paddy']
 
 # %% ../nbs/00_data.ipynb #7280ab34
 def data_home()->Path:
@@ -36,6 +36,15 @@ ML_GENRES = ('unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comed
 RATING_COLS = ('user', 'movie', 'rating', 'timestamp')
 ITEM_COLS = ('movie', 'title', 'release_date', 'video_release_date', 'url') + ML_GENRES
 
+# %% ../nbs/00_data.ipynb #760491f4
+def mean_rmse(train, # training ratings (any array-like)
+              valid, # validation ratings
+             )->float:
+    "RMSE on `valid` of predicting the mean of `train` for every rating: the baseline any model must beat."
+    train,valid = np.asarray(train, dtype=float),np.asarray(valid, dtype=float)
+    if not len(train) or not len(valid): raise ValueError(f"need ratings in both parts, got {len(train)} training and {len(valid)} validation")
+    return float(np.sqrt(((valid - train.mean())**2).mean()))
+
 # %% ../nbs/00_data.ipynb #11014d5a
 def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
                     seed:int=42,          # seed of the random 20% split for the global-mean RMSE
@@ -50,7 +59,7 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
         movie_pcts=tuple(np.percentile(per_movie, pcts).round(1).tolist()), movie_max=int(per_movie.max()),
         user_pcts=tuple(np.percentile(per_user, pcts).round(1).tolist()), user_max=int(per_user.max()),
         top10_share=round(float(per_movie[:len(per_movie)//10].sum()/len(r)), 3),
-        global_mean_rmse=round(float(np.sqrt(((r[valid]-r[~valid].mean())**2).mean())), 3) if 0 < valid.sum() < len(r) else np.nan)
+        global_mean_rmse=round(mean_rmse(r[~valid], r[valid]), 3) if 0 < valid.sum() < len(r) else np.nan)
 
 # %% ../nbs/00_data.ipynb #3a1ffdc8
 def _table_error(fname, row, col, msg):

@@ -2,7 +2,7 @@
 
 Cells marked `#| eval: false` never run (they need the network, real data or a GPU); cells marked
 `#| slow` run only with `--slow` (`make lessons SLOW=1`)."""
-import argparse, html, os, re, sys, time, warnings
+import argparse, html, re, sys, time, warnings
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
@@ -11,8 +11,6 @@ from render import NBS, directives, for_reading, lesson_notebooks, title_and_sum
 
 SITE = NBS.parent/'_site'
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
-# fastai 2.8.7 on torch 2.14 warns that `torch.jit.script` is deprecated on every import: noise in every page's first cell.
-os.environ.setdefault('PYTHONWARNINGS', 'ignore:`torch.jit.script` is deprecated:FutureWarning')
 
 def skip_reason(cell, run_slow):
     "Why `cell` is not run in a lesson build, or None if it runs."

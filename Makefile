@@ -24,8 +24,8 @@ lessons: $(STAMP)
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH tools/check_sync.sh
 	# Two notebooks run at once on 2 cores: one thread each, or torch's threads fight over the cores.
-	OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
-	$(BIN)/python -m pytest -q tests
+	COURSE_HELPERS_OFFLINE=1 COURSE_HELPERS_SYNTH=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
+	COURSE_HELPERS_OFFLINE=1 COURSE_HELPERS_SYNTH=1 $(BIN)/python -m pytest -q tests
 
 ## Speed and memory figures: the scripts in benchmarks/ (adds the benchmark-only extra, scikit-surprise).
 bench: $(STAMP)

@@ -1,6 +1,6 @@
 """Peak memory of one training step at a fixed effective batch, for several gradient-accumulation settings.
 
-Model: `course_helpers.accum.tiny_cnn` on random 3 x SIZE x SIZE images (full-resolution activations dominate).
+Model: `course_helpers.test_utils.accum_cnn` on random 3 x SIZE x SIZE images (full-resolution activations dominate).
 Each setting runs in its own fresh process (`accum_memory`, the helper the lesson's plot uses). Columns:
   peak_MB    the allocator's peak during the step: CPU from torch.profiler's memory events, CUDA from
              torch.cuda.max_memory_allocated (both minus what was allocated before the step)
@@ -14,7 +14,7 @@ less than the CPU's.
     python benchmarks/accum_memory.py [--bs 64] [--size 64] [--accums 1,2,4,8]
 """
 import argparse, time, torch
-from course_helpers.accum import accum_memory
+from course_helpers.test_utils import accum_memory
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -23,7 +23,7 @@ def main():
     p.add_argument('--accums', default='1,2,4,8', help='comma-separated accumulation steps; the first is the reference')
     a = p.parse_args()
     accums = tuple(int(s) for s in a.accums.split(','))
-    print(f"tiny_cnn, effective batch {a.bs}, 3x{a.size}x{a.size} images, torch {torch.__version__}")
+    print(f"accum_cnn, effective batch {a.bs}, 3x{a.size}x{a.size} images, torch {torch.__version__}")
     devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     for dev in devices:
         t = time.perf_counter()

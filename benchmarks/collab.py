@@ -3,7 +3,7 @@
     python benchmarks/collab.py [--data DIR] [--split random|u1] [--systems fastbook,course_helpers,...] [--quick] [--threads N]
 
 `--data` is a folder in the ML-100k layout (u.data; u1.base and u1.test for `--split u1`); without it, the real
-ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated ML-100k-shaped set (`course_helpers.data.movielens_path`).
+ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated ML-100k-shaped set (`course_helpers.movielens.movielens_path`).
 `random` is fastai's `RandomSplitter(valid_pct=0.2, seed=42)` over the rows of u.data; `u1` trains on u1.base and
 scores u1.test. Every system trains on the same rows and is scored on the same rows.
 
@@ -19,8 +19,8 @@ import numpy as np, pandas as pd, torch
 from fastai.collab import collab_learner
 from fastai.torch_core import set_seed
 from fastai.data.transforms import RandomSplitter
-from course_helpers.data import mean_rmse, movielens_path, read_ratings
-from course_helpers.recipe import collab_dls, fit_collab, torch_threads, valid_rmse
+from course_helpers.movielens import mean_rmse, movielens_path, read_ratings
+from course_helpers.collab_recipe import collab_dls, fit_collab, torch_threads, valid_rmse
 
 SYSTEMS = ('global_mean', 'fastbook', 'course_helpers', 'svd', 'svdpp')
 THREADS = 1  # PyTorch CPU threads for fastbook's recipe (`--threads`)
@@ -52,7 +52,7 @@ def fastbook(train, valid, quick):
     return valid_rmse(learn),t
 
 def course_helpers(train, valid, quick):
-    "`course_helpers.recipe.fit_collab` with its defaults, which scale with the data."
+    "`course_helpers.collab_recipe.fit_collab` with its defaults, which scale with the data."
     dls = collab_dls(train, valid)
     t = time.perf_counter(); learn,r = fit_collab(dls, seed=42); t = time.perf_counter() - t
     return r,t

@@ -8,6 +8,7 @@ from fastai.test_utils import synth_learner, synth_dbunch
 from fastai.torch_core import no_random
 from torchvision.models.convnext import ConvNeXt, CNBlockConfig
 from course_helpers.accum import *
+from course_helpers.test_utils import *
 
 MB = 2**20
 
@@ -21,14 +22,14 @@ def step_size(model, xb, yb, lr=0.1):
 @pytest.mark.parametrize('micro_bs', [8, 16, 32])
 def test_micro_batches_give_the_big_batch_update(micro_bs):
     torch.manual_seed(0)
-    model, (xb, yb) = tiny_cnn(), rand_batch(64, 16)
+    model, (xb, yb) = accum_cnn(), rand_batch(64, 16)
     diff, moved = accum_param_diff(model, xb, yb, micro_bs), step_size(model, xb, yb)
     assert diff < 1e-6 and moved > 1e-3, (diff, moved)
 
 def test_batchnorm_breaks_equality_layernorm_keeps_it():
     torch.manual_seed(0)
     xb, yb = rand_batch(64, 16)
-    bn = tiny_cnn('batch')
+    bn = accum_cnn(norm=True)
     cnx = ConvNeXt([CNBlockConfig(16, 32, 1), CNBlockConfig(32, None, 1)], num_classes=10)
     rel_bn = accum_param_diff(bn, xb, yb, 16) / step_size(bn, xb, yb)
     rel_ln = accum_param_diff(cnx, xb, yb, 16) / step_size(cnx, xb, yb)
@@ -37,7 +38,7 @@ def test_batchnorm_breaks_equality_layernorm_keeps_it():
 
 def test_train_accum_steps_on_samples_not_batches():
     torch.manual_seed(0)
-    model = tiny_cnn(c=4)
+    model = accum_cnn(c=4)
     opt = torch.optim.SGD(model.parameters(), 0.1)
     sizes = [10, 22, 32, 40, 30]                      # 64 samples after 3 micro-batches, then 70 more
     batches = [rand_batch(n, 16, seed=i) for i, n in enumerate(sizes)]
@@ -46,10 +47,7 @@ def test_train_accum_steps_on_samples_not_batches():
 
 def test_train_accum_bad_n_acc():
     with pytest.raises(ValueError, match='n_acc must be a positive'):
-        train_accum(tiny_cnn(), None, F.cross_entropy, [], n_acc=0)
-
-def test_tiny_cnn_bad_norm():
-    with pytest.raises(ValueError, match="'group'"): tiny_cnn('group')
+        train_accum(accum_cnn(), None, F.cross_entropy, [], n_acc=0)
 
 # ---------------------------------------------------------------- fastai
 class GradsAtStep(Callback):
@@ -64,7 +62,7 @@ def fit(bs, n=64, cbs=None):
     return learn
 
 def test_fastai_accumulation_matches_big_batch():
-    micro_bs, cbs = accum_setup(64, 4)
+    micro_bs, cbs = micro_batches(64, 4)
     big, acc = fit(64), fit(micro_bs, cbs=cbs)
     assert big.count_steps.n == acc.count_steps.n == 1
     for g1, g2 in zip(big.grads_at_step.grads[0], acc.grads_at_step.grads[0]):
@@ -77,12 +75,12 @@ def test_gradient_accumulation_of_accum_is_the_mistake():
     for gw, gp in zip(wrong.grads_at_step.grads[0], none.grads_at_step.grads[0]):
         assert torch.allclose(gw, 4*gp, rtol=1e-5)        # and each gradient is bs/n_acc = 4 times too big
 
-def test_accum_setup():
-    micro_bs, cbs = accum_setup(64, 4)
+def test_micro_batches():
+    micro_bs, cbs = micro_batches(64, 4)
     assert micro_bs == 16 and isinstance(cbs[0], GradientAccumulation) and cbs[0].n_acc == 64
-    assert accum_setup(48) == (48, [])
-    with pytest.raises(ValueError, match='bs=64 is not divisible by accum=3'): accum_setup(64, 3)
-    with pytest.raises(ValueError, match='accum=0'): accum_setup(64, 0)
+    assert micro_batches(48) == (48, [])
+    with pytest.raises(ValueError, match='bs=64 is not divisible by accum=3'): micro_batches(64, 3)
+    with pytest.raises(ValueError, match='accum=0'): micro_batches(64, 0)
 
 def test_scale_lr_and_effective_bs():
     assert scale_lr(1e-3, 64, 32) == pytest.approx(5e-4)
@@ -97,7 +95,7 @@ def test_peak_mem_counts_live_tensors():
 SHAPE = (3, 16, 16)
 
 def test_largest_bs_fits_budget_and_is_a_multiple_of_8():
-    model = tiny_cnn(c=8)
+    model = accum_cnn(c=8)
     budget = 6*MB
     bs = largest_bs(model, SHAPE, budget)
     assert bs % 8 == 0 and bs >= 8
@@ -108,8 +106,8 @@ def test_largest_bs_fits_budget_and_is_a_multiple_of_8():
 
 def test_largest_bs_budget_too_small_or_missing():
     with pytest.raises(ValueError, match=r'even bs=8 needs .* MB for one step, over the budget of 0\.1 MB'):
-        largest_bs(tiny_cnn(c=8), SHAPE, MB//10)
-    with pytest.raises(ValueError, match='give a `budget`'): largest_bs(tiny_cnn(c=8), SHAPE)
+        largest_bs(accum_cnn(c=8), SHAPE, MB//10)
+    with pytest.raises(ValueError, match='give a `budget`'): largest_bs(accum_cnn(c=8), SHAPE)
 
 def test_accumulation_4_uses_clearly_less_memory_than_1():
     mem = accum_memory((1, 4))                              # each setting in its own process
@@ -129,7 +127,7 @@ def test_two_processes_with_accumulation_match_one_process_with_4x_batch(ddp_sta
     ref = one_process_step(effective_bs(8, accum=2, nproc=2))
     assert check_same_update(ref, ddp_states, tol=1e-5) < 1e-5
     torch.manual_seed(0)
-    init = tiny_cnn(c=4).state_dict()
+    init = accum_cnn(c=4).state_dict()
     assert max((ref[k]-init[k]).abs().max().item() for k in ref) > 1e-3   # the step did move the weights
 
 def test_a_different_update_fails_clearly(ddp_states):
@@ -139,7 +137,7 @@ def test_a_different_update_fails_clearly(ddp_states):
 
 def test_accum_memory_without_forkserver(monkeypatch):
     "Where there is no forkserver (Windows) each setting is spawned from scratch; the figures are the same."
-    import course_helpers.accum as acc
+    import course_helpers.test_utils as acc
     monkeypatch.setattr(acc.mp, 'get_all_start_methods', lambda: ['spawn'])
     mem = accum_memory((1, 2), size=16)
     assert mem.ratio[1] == pytest.approx(0.5, abs=0.05), mem

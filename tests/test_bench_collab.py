@@ -2,7 +2,7 @@
 import json, math, subprocess, sys
 from pathlib import Path
 import pytest
-from course_helpers.data import synth_movielens, write_movielens
+from course_helpers.movielens_synth import synth_movielens, write_movielens
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,7 +35,7 @@ def test_same_split_for_everyone(tiny):
     try: import collab as b
     finally: sys.path.pop(0)
     from fastai.collab import CollabDataLoaders
-    from course_helpers.data import read_ratings
+    from course_helpers.movielens import read_ratings
     train,valid = b.load_split(tiny, 'random')
     ref = CollabDataLoaders.from_df(read_ratings(tiny/'u.data')[['user','movie','rating']], valid_pct=0.2, seed=42)
     assert sorted(ref.valid_ds.items.index.tolist()) == sorted(read_ratings(tiny/'u.data').reset_index().merge(valid)['index'].tolist())

@@ -6,7 +6,8 @@ import pytest, torch
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*')
 from fastai.data.core import TfmdLists
 
-from course_helpers.data import load_paddy, synth_paddy
+from course_helpers.paddy import load_paddy
+from course_helpers.paddy_synth import synth_paddy
 from course_helpers.midlevel import TitleNumericalize, paddy_datasets, tokenize_title
 from course_helpers.multitarget import paddy_dls
 

@@ -7,7 +7,8 @@ import numpy as np, pandas as pd, pytest, torch
 warnings.filterwarnings('ignore', message='.*torch.jit.script.*')
 from fastai.learner import load_learner
 
-from course_helpers.data import load_paddy, synth_paddy
+from course_helpers.paddy import load_paddy
+from course_helpers.paddy_synth import synth_paddy
 from course_helpers.multitarget import (ColLookup, MultiTargetInterpretation, fit_paddy, paddy_dls, paddy_learner,
                                         paddy_submission, predict_files, results_table, sorted_image_files)
 

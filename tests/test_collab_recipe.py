@@ -1,10 +1,10 @@
-"course_helpers.recipe: its rules, bad input, the unseen-user fallback and reproducibility on a small generated set."
+"course_helpers.collab_recipe: its rules, bad input, the unseen-user fallback and reproducibility on a small generated set."
 import math
 import numpy as np, pandas as pd, pytest, torch
 from fastai.collab import EmbeddingDotBias
 from fastai.data.transforms import RandomSplitter
-from course_helpers.data import synth_movielens
-from course_helpers.recipe import collab_dls, collab_hparams, decay_exponent, fit_collab, one_cycle_lr_sum
+from course_helpers.movielens_synth import synth_movielens
+from course_helpers.collab_recipe import collab_dls, collab_hparams, decay_exponent, fit_collab, one_cycle_lr_sum
 
 @pytest.fixture(scope='module')
 def split():

@@ -5,9 +5,10 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 from PIL import Image
 
-import course_helpers.data as D
-from course_helpers.data import (PADDY_COLS, PADDY_LABELS, PADDY_LABEL_COUNTS, PADDY_VARIETIES, PADDY_VARIETY_COUNTS,
-                                 check_paddy, draw_paddy, load_paddy, paddy_counts, paddy_path, synth_paddy)
+import course_helpers.paddy_synth as D
+from course_helpers.paddy_synth import draw_paddy, paddy_counts, synth_paddy
+from course_helpers.paddy import (PADDY_COLS, PADDY_LABELS, PADDY_LABEL_COUNTS, PADDY_VARIETIES, PADDY_VARIETY_COUNTS,
+                                  check_paddy, load_paddy, paddy_path)
 
 SMALL = dict(n_train=30, n_test=3, size=32, min_per=2)
 
@@ -130,6 +131,7 @@ def test_existing_folder_is_not_overwritten(tiny):
 
 
 def test_no_path_prefers_real_folder(paddy, monkeypatch, capsys):
+    monkeypatch.delenv('COURSE_HELPERS_SYNTH', raising=False)
     p, _ = paddy
     real = p.parent/'paddy-disease-classification'
     p.rename(real)

@@ -1,10 +1,11 @@
-"MovieLens loaders and generator in course_helpers.data: bad input, files on disk, and the default set's shape."
+"MovieLens loaders and generator in course_helpers.movielens and movielens_synth: bad input, files on disk, and the default set's shape."
 import dataclasses, os
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
-import course_helpers.data as data
-from course_helpers.data import (ML100K, ML_GENRES, load_movielens, movielens_path, movielens_stats, movielens_truth,
-                                 read_movies, read_ratings, synth_movielens, write_movielens)
+import course_helpers.movielens_synth as data, course_helpers.movielens
+from course_helpers.files import atomic_dir
+from course_helpers.movielens_synth import *
+from course_helpers.movielens import (ML100K, ML_GENRES, load_movielens, movielens_path, movielens_stats, read_movies, read_ratings)
 
 GOOD_DATA = '1\t10\t4\t881250949\n2\t20\t3\t881250950\n1\t20\t5\t881250951\n'
 GOOD_ITEM = '10|Heat (1995)|01-Jan-1995||\n20|Amélie (2001)|01-Jan-2001||\n'
@@ -168,11 +169,12 @@ def homes(tmp_path, monkeypatch):
     "Empty fastai data folder and generated-data cache."
     fastai_data = tmp_path/'fastai'/'data'
     fastai_data.mkdir(parents=True)
-    monkeypatch.setattr(data, 'fastai_path', lambda folder: tmp_path/'fastai'/folder)
+    monkeypatch.setattr(course_helpers.movielens, 'fastai_path', lambda folder: tmp_path/'fastai'/folder)
     monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path/'cache'))
     return fastai_data, tmp_path/'cache'
 
-def test_default_uses_real_when_present(homes, capsys):
+def test_default_uses_real_when_present(homes, capsys, monkeypatch):
+    monkeypatch.delenv('COURSE_HELPERS_SYNTH', raising=False)
     fastai_data,cache = homes
     ml_dir(fastai_data, name='ml-100k')
     df = load_movielens()
@@ -230,7 +232,7 @@ def test_concurrent_writers(tmp_path):
     def write(d):
         (d/'u.data').write_text(GOOD_DATA)
         dest.mkdir(); (dest/'u.data').write_text(GOOD_DATA)  # the other process wins meanwhile
-    with pytest.raises(FileExistsError, match='already exists'): data._atomic_dir(dest, write)
+    with pytest.raises(FileExistsError, match='already exists'): atomic_dir(dest, write)
     assert [o.name for o in tmp_path.iterdir()] == ['synth'] and [o.name for o in dest.iterdir()] == ['u.data']
 
 def test_u1_split_keeps_test_users_in_base():

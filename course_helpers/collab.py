@@ -10,10 +10,12 @@ import numpy as np, pandas as pd, torch
 from torch import nn
 from fastai.tabular.all import *
 from fastai.collab import *
+from fastai.callback.schedule import combined_cos
 
 # %% auto #0
-__all__ = ['TrackRow', 'create_params', 'DotProductBias', 'l2_penalty', 'add_wd_grad_', 'fit_history', 'dot_weights',
-           'CollabModel', 'item_pca', 'factor_recovery', 'recommend', 'gini', 'top_share', 'simulate_feedback']
+__all__ = ['TrackRow', 'create_params', 'DotProductBias', 'l2_penalty', 'add_wd_grad_', 'one_cycle_lr_sum', 'decay_exponent',
+           'fit_history', 'dot_weights', 'CollabModel', 'item_pca', 'factor_recovery', 'recommend', 'gini', 'top_share',
+           'simulate_feedback']
 
 # %% ../nbs/03_collab.ipynb #aacf1330
 class TrackRow(Callback):
@@ -59,6 +61,23 @@ def add_wd_grad_(params, # parameters whose `.grad` is already filled by `loss.b
                 ):
     "Add the gradient of `l2_penalty` to each `p.grad` in place: `2*wd*p`."
     for p in params: p.grad += 2*wd*p.detach()
+
+# %% ../nbs/03_collab.ipynb #0248356c
+def one_cycle_lr_sum(lr:float,          # peak learning rate of `fit_one_cycle`
+                     steps:int,         # optimiser steps in the whole run: epochs * batches per epoch
+                     pct_start:float=0.25, div:float=25., div_final:float=1e5, # `fit_one_cycle`'s defaults
+                    )->float:
+    "Sum over all steps of the learning rates `fit_one_cycle` uses: how far Adam can move a weight."
+    sched = combined_cos(pct_start, lr/div, lr, lr/div_final)
+    return float(sum(sched(i/steps) for i in range(steps)))
+
+# %% ../nbs/03_collab.ipynb #340cb454
+def decay_exponent(wd:float, # fastai's `wd`
+                   lr:float, # peak learning rate
+                   steps:int, # optimiser steps in the whole run
+                  )->float:  # D: a weight with no gradient ends the run at exp(-D) of its size
+    "How much fastai's decoupled weight decay shrinks a weight over a one-cycle run: `wd * sum(lr_t)`."
+    return wd*one_cycle_lr_sum(lr, steps)
 
 # %% ../nbs/03_collab.ipynb #fa52d7da
 def fit_history(learn:Learner)->pd.DataFrame:

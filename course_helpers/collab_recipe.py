@@ -10,11 +10,10 @@ import numpy as np, pandas as pd, torch
 import torch.nn.functional as F
 from fastai.tabular.all import *
 from fastai.collab import *
-from fastai.callback.schedule import combined_cos
+from .collab import one_cycle_lr_sum, decay_exponent
 
 # %% auto #0
-__all__ = ['collab_dls', 'one_cycle_lr_sum', 'decay_exponent', 'collab_hparams', 'DotBiasEnsemble', 'valid_rmse', 'torch_threads',
-           'fit_collab']
+__all__ = ['collab_dls', 'collab_hparams', 'DotBiasEnsemble', 'valid_rmse', 'torch_threads', 'fit_collab']
 
 # %% ../nbs/04_collab_recipe.ipynb #bfff65fe
 def collab_dls(train:pd.DataFrame, # training ratings
@@ -32,23 +31,6 @@ def collab_dls(train:pd.DataFrame, # training ratings
     to = TabularCollab(df, [Categorify], cat_names=[user_name, item_name], y_names=[rating_name],
                        y_block=TransformBlock(), splits=splits)
     return to.dataloaders(bs=bs)
-
-# %% ../nbs/04_collab_recipe.ipynb #0248356c
-def one_cycle_lr_sum(lr:float,          # peak learning rate of `fit_one_cycle`
-                     steps:int,         # optimiser steps in the whole run: epochs * batches per epoch
-                     pct_start:float=0.25, div:float=25., div_final:float=1e5, # `fit_one_cycle`'s defaults
-                    )->float:
-    "Sum over all steps of the learning rates `fit_one_cycle` uses: how far Adam can move a weight."
-    sched = combined_cos(pct_start, lr/div, lr, lr/div_final)
-    return float(sum(sched(i/steps) for i in range(steps)))
-
-# %% ../nbs/04_collab_recipe.ipynb #340cb454
-def decay_exponent(wd:float, # fastai's `wd`
-                   lr:float, # peak learning rate
-                   steps:int, # optimiser steps in the whole run
-                  )->float:  # D: a weight with no gradient ends the run at exp(-D) of its size
-    "How much fastai's decoupled weight decay shrinks a weight over a one-cycle run: `wd * sum(lr_t)`."
-    return wd*one_cycle_lr_sum(lr, steps)
 
 # %% ../nbs/04_collab_recipe.ipynb #21beadce
 def collab_hparams(n_ratings:int,             # training ratings

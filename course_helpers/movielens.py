@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_movielens.ipynb #c3b88bc1
 from __future__ import annotations
-import os
+import os, json
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.data.external import fastai_path, untar_data, URLs
@@ -36,13 +36,15 @@ def mean_rmse(train, # training ratings (any array-like)
 # %% ../nbs/10_movielens.ipynb #11014d5a
 def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
                     seed:int=42,          # seed of the random 20% split for the global-mean RMSE
+                    stars=None,           # the possible ratings, for `shares`; None: 1..5 if they all are, else those present
                    )->dict:               # the keys of `ML100K`
     "The statistics that `ML100K` lists, computed from `ratings`."
     per_movie,per_user = ratings.movie.value_counts().values,ratings.user.value_counts().values
     r,pcts = ratings.rating.values,ML100K['pcts']
+    if stars is None: stars = range(1, 6) if np.isin(r, range(1, 6)).all() else np.unique(r)
     valid = np.random.default_rng(seed).random(len(r)) < 0.2
     return dict(n_users=len(per_user), n_movies=len(per_movie), n_ratings=len(r), min_user_ratings=int(per_user.min()),
-        shares=tuple(float(np.mean(r==k).round(3)) for k in range(1, 6)), mean=round(float(r.mean()), 3),
+        shares=tuple(float(np.mean(r==k).round(3)) for k in stars), mean=round(float(r.mean()), 3),
         std=round(float(r.std()), 3), pcts=pcts,
         movie_pcts=tuple(np.percentile(per_movie, pcts).round(1).tolist()), movie_max=int(per_movie.max()),
         user_pcts=tuple(np.percentile(per_user, pcts).round(1).tolist()), user_max=int(per_user.max()),
@@ -118,11 +120,14 @@ def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: th
 
 # %% ../nbs/10_movielens.ipynb #3cc1428c
 def load_movielens(path:Path|str|None=None, # an ML-100k-layout folder; None: see `movielens_path`
-                   rating_range=(1, 5),     # the declared (lowest, highest) rating
+                   rating_range=None,       # the declared (lowest, highest) rating; None: a generated set's, else (1, 5)
                   )->pd.DataFrame:          # columns user, movie, rating, timestamp, title
     "Ratings with movie titles from an ML-100k-layout folder (u.data, u.item), checked on the way in."
     path = movielens_path(path)
     if not path.is_dir(): raise FileNotFoundError(f'MovieLens folder {path} not found')
+    if rating_range is None:
+        meta = path/'synthetic.json'
+        rating_range = tuple(json.loads(meta.read_text()).get('rating_range', (1, 5))) if meta.is_file() else (1, 5)
     ratings,movies = read_ratings(path/'u.data', rating_range),read_movies(path/'u.item')
     unknown = ~ratings.movie.isin(movies.movie)
     if unknown.any():

@@ -1,5 +1,5 @@
 "MovieLens loaders and generator in course_helpers.movielens and movielens_synth: bad input, files on disk, and the default set's shape."
-import dataclasses, os
+import dataclasses, functools, os
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 import course_helpers.movielens_synth as data, course_helpers.movielens
@@ -184,14 +184,15 @@ def test_default_uses_real_when_present(homes, capsys, monkeypatch):
 
 def test_default_generates_once(homes, capsys, monkeypatch, default):
     fastai_data,cache = homes
-    calls = []
+    calls,real = [],data.synth_movielens
+    @functools.wraps(real)
     def fake_synth(**kw): calls.append(kw); return default
     monkeypatch.setattr(data, 'synth_movielens', fake_synth)
     df = load_movielens()
     out = capsys.readouterr().out
     assert 'GENERATED' in out and out.count('\n') == 1
     (d,) = cache.iterdir()
-    assert d.name.startswith('ml-100k-synth-') and (d/'synthetic.json').exists()
+    assert d.name.startswith('ml-synth-100000-') and (d/'synthetic.json').exists()
     pd.testing.assert_frame_equal(df, default[0])
     assert movielens_path() == d and load_movielens().equals(df)
     assert len(calls) == 1  # generated once, then read from the cache

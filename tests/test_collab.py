@@ -1,162 +1,257 @@
-"Bad input, files on disk and cold starts for course_helpers.collab (the lesson is nbs/04_collab.ipynb)."
-import json, pickle, warnings
+"Saving and loading course_helpers.collab models: interrupted writes, races, bad files (the lesson is nbs/03_collab.ipynb)."
+import errno, hashlib, json, os, pickle, subprocess, sys, tempfile, threading, warnings
+from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
 from fastai.tabular.all import Learner, MSELossFlat, set_seed
-from fastai.collab import CollabDataLoaders, collab_learner
-from course_helpers.collab import *
+from fastai.collab import CollabDataLoaders, EmbeddingNN
+import course_helpers.collab as collab
+from course_helpers.collab import CollabModel, DotProductBias
+
+def _model(n_factors, seed):
+    "A small trained `DotProductBias` on string user ids, as a `CollabModel`, and the ratings it was trained on."
+    rng = np.random.default_rng(0)
+    u, i = rng.integers(0, 40, 1500), rng.integers(0, 30, 1500)
+    df = pd.DataFrame(dict(user=[f'u{o}' for o in u], title=[f'Movie {o}' for o in i],
+                           rating=rng.integers(1, 6, 1500).astype(float))).drop_duplicates(['user', 'title'])
+    dls = CollabDataLoaders.from_df(df, item_name='title', bs=128, seed=42)
+    set_seed(seed)
+    learn = Learner(dls, DotProductBias(len(dls.classes['user']), len(dls.classes['title']), n_factors), loss_func=MSELossFlat())
+    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-2)
+    return df, CollabModel.from_learner(learn)
 
 @pytest.fixture(scope='module')
-def toy():
-    "Small ratings table with string user ids, a user and a movie seen only in validation, and a trained model."
-    rng = np.random.default_rng(0)
-    u, i = rng.integers(0, 60, 3000), rng.integers(0, 40, 3000)
-    uf, mf = rng.normal(size=(60, 3)), rng.normal(size=(40, 3))
-    df = pd.DataFrame(dict(user=[f'u{o}' for o in u], title=[f'Movie {o}' for o in i],
-                           rating=np.clip(np.round(3 + (uf[u]*mf[i]).sum(1)), 1, 5))).drop_duplicates(['user', 'title'])
-    dls = CollabDataLoaders.from_df(df, item_name='title', bs=256, seed=42)
-    set_seed(42)
-    learn = Learner(dls, DotProductBias(len(dls.classes['user']), len(dls.classes['title']), 8), loss_func=MSELossFlat())
-    with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(3, 3e-2, wd=0.1)
-    return df, learn, CollabModel.from_learner(learn)
+def models():
+    "Two different models on the same ids (A: 4 factors, B: 6), the ratings, and pairs to predict."
+    df, a = _model(4, 1)
+    _, b = _model(6, 2)
+    pairs = list(df.user[:50]), list(df.title[:50])
+    return a, b, pairs
 
-def test_recommend_excludes_seen_and_sorts(toy):
-    df, learn, m = toy
-    recs = recommend(learn, df, 'u3', n=7)
-    assert list(recs.columns) == ['title', 'prediction'] and len(recs) == 7
-    assert not set(recs.title) & set(df.title[df.user == 'u3'])
-    assert recs.prediction.is_monotonic_decreasing
-    all_unseen = recommend(m, df, 'u3', n=1000)
-    assert len(all_unseen) == len(m.known_items()) - df.title[df.user == 'u3'].nunique()
+def which(path, a, b, pairs):
+    "'A' or 'B': which of the two models the folder `path` loads as (an error if it loads as neither)."
+    p = CollabModel.load(path).predict(*pairs)
+    for name, m in (('A', a), ('B', b)):
+        if np.array_equal(p, m.predict(*pairs)): return name
+    raise AssertionError(f'{path} loads as neither model')
 
-def test_unknown_ids_are_clear_errors_not_keyerrors(toy):
-    df, _, m = toy
-    with pytest.raises(ValueError, match="user 'nobody' is not in the model's training data"): recommend(m, df, 'nobody')
-    with pytest.raises(ValueError, match=r"title \['Movie 999'\] not in the model's training data \(1 unknown\)"):
-        m.predict(['u3'], ['Movie 999'])
-    with pytest.raises(ValueError, match=r"user \['ghost'\]"): m.predict(['ghost', 'u3'], ['Movie 1', 'Movie 1'])
-    assert not m.knows('nobody') and m.knows('u3') and m.knows('Movie 1', is_item=True)
+def leftovers(path): return sorted(p.name for p in path.iterdir() if p.name.endswith('.tmp'))
 
-def test_validation_only_ids_are_unknown(toy):
-    "An id that only appears in the validation split has no trained row (fastai maps it to '#na#'): treat it as unknown."
-    from fastai.collab import TabularCollab
-    from fastai.tabular.all import Categorify, TransformBlock
-    df, _, _ = toy
-    df2 = pd.concat([df, pd.DataFrame(dict(user=['late'], title=['Movie 1'], rating=[4.]))], ignore_index=True)
-    splits = (list(range(len(df))), [len(df)])   # 'late' only in validation
-    dls = TabularCollab(df2, [Categorify], ['user', 'title'], y_names=['rating'], y_block=TransformBlock(), splits=splits).dataloaders(bs=64)
-    assert 'late' in dls.classes['user']            # fastai's vocabularies come from all rows, validation included...
-    learn = Learner(dls, DotProductBias(len(dls.classes['user']), len(dls.classes['title']), 8), loss_func=MSELossFlat())
-    m2 = CollabModel.from_learner(learn)
-    assert m2.user_counts[dls.classes['user'].o2i['late']] == 0   # ...but no training rating uses its row
-    assert not m2.knows('late')
-    with pytest.raises(ValueError, match=r"user \['late'\] not in the model's training data.*cold start"): m2.predict(['late'], ['Movie 1'])
-    assert m2.knows('u3') and len(m2.known_items()) == df.title.nunique()
+# --- interrupted writes: every step of a save fails in turn, and the folder still holds a whole model
 
-def test_cold_start_fallback_is_item_bias(toy):
-    df, _, m = toy
-    cold = recommend(m, df, 'nobody', n=5, fallback='bias')
-    assert list(cold.title) == list(m.item_bias().nlargest(5).index)
-    b = torch.tensor(m.item_bias().nlargest(5).values)
-    np.testing.assert_allclose(cold.prediction.values, (torch.sigmoid(b)*5.5).numpy(), rtol=1e-6)
-    # a known user is not affected by the fallback
-    pd.testing.assert_frame_equal(recommend(m, df, 'u3', fallback='bias'), recommend(m, df, 'u3'))
-    with pytest.raises(ValueError, match='fallback must be'): recommend(m, df, 'u3', fallback='popular')
+class Faults:
+    "Count the calls to the primitives a save writes with, and make call `n` of `what` fail like a full disk."
+    def __init__(self, monkeypatch, what=None, n=0):
+        self.what, self.n, self.calls = what, n, {}
+        fdopen, fsync, replace, unlink, mkstemp = os.fdopen, os.fsync, os.replace, os.unlink, tempfile.mkstemp
+        def hit(name):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            if name == self.what and self.calls[name] == self.n: raise OSError(errno.ENOSPC, f'No space left on device (simulated, {name})')
+        class Half:
+            "A file whose writes fail half way when the fault is on `write`."
+            def __init__(s, f): s.f = f
+            def __enter__(s): return s
+            def __exit__(s, *a): s.f.close()
+            def __getattr__(s, k): return getattr(s.f, k)
+            def write(s, data):
+                try: hit('write')
+                except OSError: s.f.write(data[:len(data)//2]); raise
+                return s.f.write(data)
+        def wrap(name, f): return lambda *a, **k: (hit(name), f(*a, **k))[1]
+        monkeypatch.setattr(os, 'fdopen', lambda *a, **k: Half(fdopen(*a, **k)))
+        monkeypatch.setattr(os, 'fsync', wrap('fsync', fsync))
+        monkeypatch.setattr(os, 'replace', wrap('replace', replace))
+        monkeypatch.setattr(os, 'unlink', wrap('unlink', unlink))
+        monkeypatch.setattr(tempfile, 'mkstemp', wrap('mkstemp', mkstemp))
 
-def test_recommend_checks_columns(toy):
-    df, _, m = toy
-    with pytest.raises(ValueError, match=r"ratings has no column \['user'\]"): recommend(m, df.rename(columns={'user': 'uid'}), 'u3')
+def save_steps(models, tmp_path):
+    "How often a save over an existing model calls each primitive (counted once, with no fault)."
+    a, b, _ = models
+    with pytest.MonkeyPatch.context() as mp:
+        a.save(tmp_path/'count')
+        f = Faults(mp)
+        b.save(tmp_path/'count')
+    assert f.calls.get('write', 0) >= 2 and f.calls.get('replace', 0) >= 2 and f.calls.get('unlink', 0) >= 1
+    return [(k, n) for k, c in sorted(f.calls.items()) for n in range(1, c+1)]
 
-def test_save_load_roundtrip_string_ids(toy, tmp_path):
-    df, _, m = toy
-    path = m.save(tmp_path/'m')
-    assert sorted(o.name for o in path.iterdir()) == ['collab.json', 'model.pth']
-    cfg = json.loads((path/'collab.json').read_text())
-    assert cfg['model'] == 'DotProductBias' and cfg['users'][0] == '#na#' and cfg['n_factors'] == 8
-    m2 = CollabModel.load(path)
-    assert type(m2.model) is DotProductBias and m2.users == m.users and m2.items == m.items
-    np.testing.assert_array_equal(m2.item_counts, m.item_counts); np.testing.assert_array_equal(m2.user_counts, m.user_counts)
-    users, titles = list(df.user[:300]), list(df.title[:300])
-    np.testing.assert_array_equal(m2.predict(users, titles), m.predict(users, titles))
-    pd.testing.assert_frame_equal(recommend(m2, df, 'u5'), recommend(m, df, 'u5'))
+def test_a_failure_at_every_write_step_keeps_a_whole_model(models, tmp_path, monkeypatch):
+    a, b, pairs = models
+    for what, n in save_steps(models, tmp_path):
+        path = a.save(tmp_path/f'{what}{n}')
+        with monkeypatch.context() as mp:
+            Faults(mp, what, n)
+            try: b.save(path); failed = False
+            except OSError as e: failed = True; assert 'No space left' in str(e)
+        got = which(path, a, b, pairs)   # always one whole model...
+        assert got == ('A' if failed else 'B'), (what, n, got)   # ...the old one exactly when the save failed
+        assert not leftovers(path), (what, n)
+        b.save(path)                     # and the next save works, and cleans up
+        assert which(path, a, b, pairs) == 'B' and len(list(path.glob('weights-*.pth'))) == 1
 
-def test_save_load_embeddingdotbias_int_ids(tmp_path):
-    rng = np.random.default_rng(1)
-    df = pd.DataFrame(dict(user=rng.integers(1, 30, 500), movie=rng.integers(1, 20, 500),
-                           rating=rng.integers(1, 6, 500).astype(float))).drop_duplicates(['user', 'movie'])
-    dls = CollabDataLoaders.from_df(df, bs=64, seed=0)
-    learn = collab_learner(dls, n_factors=4, y_range=(0, 5.5))
-    m = CollabModel.from_learner(learn)
-    assert (m.user_name, m.item_name) == ('user', 'movie')
-    m2 = CollabModel.load(m.save(tmp_path/'e'))
-    assert all(type(o) is int for o in m2.users[1:])   # ids come back as ints, so lookups by int still work
-    u, i = list(df.user[:50]), list(df.movie[:50])
-    np.testing.assert_array_equal(m2.predict(u, i), m.predict(u, i))
+def test_first_save_interrupted_leaves_no_model(models, tmp_path, monkeypatch):
+    a, b, pairs = models
+    with monkeypatch.context() as mp:
+        Faults(mp, 'replace', 2)   # the weights are in place, collab.json is not
+        with pytest.raises(OSError): a.save(tmp_path/'new')
+    with pytest.raises(FileNotFoundError, match='collab.json not found'): CollabModel.load(tmp_path/'new')
+    a.save(tmp_path/'new')       # the half-written folder is ours, so saving into it works
+    assert which(tmp_path/'new', a, b, pairs) == 'A' and len(list((tmp_path/'new').glob('weights-*.pth'))) == 1
+
+KILLER = '''
+import sys
+from course_helpers.collab import CollabModel
+a, b = CollabModel.load(sys.argv[1]), CollabModel.load(sys.argv[2])
+i = 0
+while True:
+    (a if i % 2 else b).save(sys.argv[3]); i += 1
+    print(i, flush=True)
+'''
+
+def test_kill_during_saves_leaves_a_whole_model(models, tmp_path):
+    "A process saving two models in turn into one folder is killed with SIGKILL: the folder loads as one of them."
+    a, b, pairs = models
+    target = a.save(tmp_path/'target')
+    p = subprocess.Popen([sys.executable, '-c', KILLER, str(a.save(tmp_path/'a')), str(b.save(tmp_path/'b')), str(target)],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for _ in range(30): assert p.stdout.readline(), 'the saving process died'
+    finally: p.kill(); p.wait()
+    assert which(target, a, b, pairs) in ('A', 'B')
+    a.save(target)
+    assert which(target, a, b, pairs) == 'A' and not leftovers(target)
+
+def test_loads_while_saving_always_see_a_whole_model(models, tmp_path):
+    "One thread saves A and B in turn, another loads: every load is a whole model (load rereads collab.json if a save swapped it)."
+    a, b, pairs = models
+    path, stop, errors = a.save(tmp_path/'m'), threading.Event(), []
+    def saver():
+        i = 0
+        while not stop.is_set(): (a if i % 2 else b).save(path); i += 1
+    t = threading.Thread(target=saver); t.start()
+    try:
+        for _ in range(60):
+            try: which(path, a, b, pairs)
+            except Exception as e: errors.append(repr(e))
+    finally: stop.set(); t.join()
+    assert not errors, errors[:3]
+
+# --- bad files: refused with an error naming the file
+
+def saved(models, tmp_path, name='m'):
+    a, _, _ = models
+    path = a.save(tmp_path/name)
+    return path, json.loads((path/'collab.json').read_text())
+
+def test_truncated_or_edited_weights(models, tmp_path):
+    path, cfg = saved(models, tmp_path)
+    w = path/cfg['weights']['file']
+    data = w.read_bytes()
+    w.write_bytes(data[:len(data)//2])
+    with pytest.raises(ValueError, match=f"{w.name} has {len(data)//2:,} bytes but .*collab.json expects {len(data):,}: truncated"): CollabModel.load(path)
+    w.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+    with pytest.raises(ValueError, match=f"{w.name} does not match the checksum"): CollabModel.load(path)
+    w.unlink()
+    with pytest.raises(FileNotFoundError, match=f"{w.name} not found, but .*collab.json needs it"): CollabModel.load(path)
+
+@pytest.mark.parametrize('edit,msg', [
+    (lambda t: t[:len(t)//2], 'collab.json is not valid JSON'),
+    (lambda t: b'', 'collab.json is not valid JSON'),
+    (lambda t: b'\xff\xfe' + t, 'collab.json is not valid JSON'),
+    (lambda t: t.replace(b'Movie 1"', b'Movie 100"', 1), 'collab.json was changed after it was saved'),
+    (lambda t: b'[1, 2]', 'collab.json does not describe a saved CollabModel'),
+    (lambda t: t.replace(b'"format": 2', b'"format": 3'), 'collab.json has format 3'),
+])
+def test_truncated_or_edited_config(models, tmp_path, edit, msg):
+    path, _ = saved(models, tmp_path)
+    (path/'collab.json').write_bytes(edit((path/'collab.json').read_bytes()))
+    with pytest.raises(ValueError, match=msg): CollabModel.load(path)
+
+def test_mismatched_pair_from_two_saves(models, tmp_path):
+    "Files copied between two model folders: the weights of one beside the collab.json of the other are refused."
+    a, b, _ = models
+    pa, pb = a.save(tmp_path/'a'), b.save(tmp_path/'b')
+    wa, wb = [p/json.loads((p/'collab.json').read_text())['weights']['file'] for p in (pa, pb)]
+    wa.write_bytes(wb.read_bytes())    # B's weights under A's name
+    with pytest.raises(ValueError, match=f'{wa.name} (has .* bytes|does not match)'): CollabModel.load(pa)
+    (pa/'collab.json').write_bytes((pb/'collab.json').read_bytes())   # B's collab.json, without B's weights file
+    with pytest.raises(FileNotFoundError, match=f'{wb.name} not found'): CollabModel.load(pa)
+
+def resign(path, cfg):
+    "Write `cfg` as a collab.json with a valid checksum, as a tool that edits it on purpose would."
+    cfg = {k: v for k, v in cfg.items() if k != 'sha256'}
+    (path/'collab.json').write_text(json.dumps(cfg | dict(sha256=collab._sha(cfg))))
+
+def test_weights_outside_the_folder_or_not_fitting(models, tmp_path):
+    path, cfg = saved(models, tmp_path)
+    resign(path, cfg | dict(weights=cfg['weights'] | dict(file='../elsewhere.pth')))
+    with pytest.raises(ValueError, match='names weights outside the folder'): CollabModel.load(path)
+    resign(path, cfg | dict(arch=cfg['arch'] | dict(n_factors=9)))
+    with pytest.raises(ValueError, match='(?s)collab.json and .*weights-.*do not make a model: .*size mismatch'): CollabModel.load(path)
+    resign(path, cfg | dict(users=cfg['users'][:-1], user_counts=cfg['user_counts'][:-1]))
+    with pytest.raises(ValueError, match='do not make a model'): CollabModel.load(path)
+
+def old_save(m, path):
+    "A folder as CollabModel.save wrote it before checksums (format 1): model.pth and an unchecked collab.json."
+    path.mkdir()
+    cfg = dict(model='DotProductBias', n_factors=m.model.user_factors.shape[1], y_range=list(m.model.y_range), user_name=m.user_name,
+               item_name=m.item_name, users=m.users, items=m.items, user_counts=m.user_counts.tolist(), item_counts=m.item_counts.tolist())
+    (path/'collab.json').write_text(json.dumps(cfg))
+    torch.save(m.model.state_dict(), path/'model.pth')
+    return path
+
+def test_older_folders_load_with_a_warning_and_are_upgraded(models, tmp_path):
+    a, b, pairs = models
+    path = old_save(a, tmp_path/'old')
+    with pytest.warns(UserWarning, match='without checksums: save the model again'): assert which(path, a, b, pairs) == 'A'
+    b.save(path)   # saving over it replaces model.pth with checksummed weights
+    assert which(path, a, b, pairs) == 'B' and not (path/'model.pth').exists()
 
 class _Evil:
-    def __reduce__(self): return (open, ('/tmp/course_helpers_collab_pwned', 'w'))
+    def __reduce__(self): return (open, (str(Path(tempfile.gettempdir())/'course_helpers_collab_pwned'), 'w'))
 
-def test_load_never_unpickles_code(toy, tmp_path):
-    _, _, m = toy
-    path = m.save(tmp_path/'m')
-    with open(path/'model.pth', 'wb') as f: pickle.dump({'user_factors': _Evil()}, f)
-    target = __import__('pathlib').Path('/tmp/course_helpers_collab_pwned')
+@pytest.mark.parametrize('older', [True, False])
+def test_load_never_unpickles_code(models, tmp_path, older):
+    a = models[0]
+    path = old_save(a, tmp_path/'m') if older else a.save(tmp_path/'m')
+    w = path/('model.pth' if older else json.loads((path/'collab.json').read_text())['weights']['file'])
+    with open(w, 'wb') as f: pickle.dump({'user_factors': _Evil()}, f)
+    target = Path(tempfile.gettempdir())/'course_helpers_collab_pwned'
     target.unlink(missing_ok=True)
-    with pytest.raises(pickle.UnpicklingError): CollabModel.load(path)
+    with warnings.catch_warnings(), pytest.raises(ValueError, match=f'{w.name} (cannot be read as saved weights|has .* bytes)'):
+        warnings.simplefilter('ignore')
+        CollabModel.load(path)
     assert not target.exists()
 
-def test_load_bad_folders(toy, tmp_path):
-    _, learn, m = toy
-    with pytest.raises(FileNotFoundError, match='collab.json not found'): CollabModel.load(tmp_path/'nothing')
-    path = m.save(tmp_path/'m')
-    cfg = json.loads((path/'collab.json').read_text())
-    (path/'collab.json').write_text(json.dumps(cfg | {'model': 'Pickle'}))
-    with pytest.raises(ValueError, match="unknown model 'Pickle'"): CollabModel.load(path)
-    (path/'collab.json').write_text(json.dumps(cfg | {'n_factors': 9}))
-    with pytest.raises(RuntimeError, match='size mismatch'): CollabModel.load(path)
+def test_truncated_older_weights_name_the_file(models, tmp_path):
+    path = old_save(models[0], tmp_path/'old')
+    (path/'model.pth').write_bytes((path/'model.pth').read_bytes()[:100])
+    with warnings.catch_warnings(), pytest.raises(ValueError, match='model.pth cannot be read as saved weights'):
+        warnings.simplefilter('ignore')
+        CollabModel.load(path)
 
-def test_save_refuses_nn(tmp_path):
-    rng = np.random.default_rng(2)
-    df = pd.DataFrame(dict(user=rng.integers(1, 30, 300), movie=rng.integers(1, 20, 300), rating=rng.integers(1, 6, 300).astype(float)))
-    learn = collab_learner(CollabDataLoaders.from_df(df, bs=64, seed=0), use_nn=True, y_range=(0, 5.5))
-    m = CollabModel.from_learner(learn)
-    assert m.predict([int(df.user[0])], [int(df.movie[0])]).shape == (1,)   # prediction works for the NN...
-    with pytest.raises(TypeError, match='Can only save dot-product models'): m.save(tmp_path/'nn')   # ...saving is refused
-    with pytest.raises(TypeError, match='dot-product model'): m.item_bias()
+# --- where a save goes, and what it refuses to touch
 
-def test_track_row_records_every_step(toy):
-    df, learn, _ = toy
-    set_seed(0)
-    l2 = Learner(learn.dls, DotProductBias(*learn.model.user_factors.shape[:1], learn.model.movie_factors.shape[0], 8), loss_func=MSELossFlat())
-    cb = TrackRow(lambda m: m.movie_factors, 3)
-    with l2.no_bar(), l2.no_logging(): l2.fit(2, 1e-2, cbs=cb)
-    assert len(cb.rows) == 2*len(learn.dls.train) + 1
-    assert torch.equal(cb.rows[-1], l2.model.movie_factors[3].detach())
-    assert not torch.equal(cb.rows[0], cb.rows[-1])
+def test_paths_with_tilde(models, tmp_path, monkeypatch):
+    a, b, pairs = models
+    monkeypatch.setenv('HOME', str(tmp_path))
+    path = a.save('~/models/m')
+    assert path == tmp_path/'models'/'m' and (path/'collab.json').exists() and not Path('~').exists()
+    assert which('~/models/m', a, b, pairs) == 'A'
 
-def test_fit_history(toy):
-    _, learn, _ = toy
-    h = fit_history(learn)
-    assert list(h.columns) == ['train_loss', 'valid_loss'] and len(h) == 3
-    assert h.valid_loss.iloc[-1] < h.valid_loss.iloc[0]
+def test_save_refuses_files_it_did_not_write(models, tmp_path):
+    a = models[0]
+    (tmp_path/'notes.txt').write_text('mine')
+    with pytest.raises(FileExistsError, match=r'holds files CollabModel.save did not write \(notes.txt\)'): a.save(tmp_path)
+    with pytest.raises(FileExistsError, match='is a file, not a model folder'): a.save(tmp_path/'notes.txt')
+    assert (tmp_path/'notes.txt').read_text() == 'mine' and sorted(p.name for p in tmp_path.iterdir()) == ['notes.txt']
 
-def test_weight_decay_gradients_match():
-    torch.manual_seed(0)
-    m = DotProductBias(10, 7, 4)
-    x, y = torch.stack([torch.randint(0, 10, (32,)), torch.randint(0, 7, (32,))], 1), torch.rand(32)*5
-    def grads(fn):
-        m.zero_grad(); fn(); return [p.grad.clone() for p in m.parameters()]
-    a = grads(lambda: (torch.nn.functional.mse_loss(m(x), y) + l2_penalty(m.parameters(), 0.3)).backward())
-    def with_grad(): torch.nn.functional.mse_loss(m(x), y).backward(); add_wd_grad_(m.parameters(), 0.3)
-    b = grads(with_grad)
-    for p, q in zip(a, b): torch.testing.assert_close(p, q)
+def test_save_refuses_ids_json_would_change(models, tmp_path):
+    a = models[0]
+    m = CollabModel(a.model, ['#na#'] + [(1, i) for i in range(1, len(a.users))], a.items, user_counts=a.user_counts, item_counts=a.item_counts)
+    with pytest.raises(TypeError, match='ids that JSON keeps'): m.save(tmp_path/'t')
+    assert not (tmp_path/'t').exists()
 
-def test_factor_recovery_bad_shapes():
-    with pytest.raises(ValueError, match='same rows'): factor_recovery(np.zeros((5, 2)), np.zeros((6, 2)))
-    with pytest.raises(ValueError, match='2-d'): factor_recovery(np.zeros(5), np.zeros((5, 2)))
-
-def test_gini_top_share_and_simulation():
-    assert gini([3, 3, 3]) == pytest.approx(0) and top_share([1]*10, 0.1) == pytest.approx(0.1)
-    with pytest.raises(ValueError, match='positive count'): gini([])
-    with pytest.raises(ValueError, match="policy must be"): simulate_feedback('greedy')
-    s = simulate_feedback('popular', n_users=50, n_items=100, rounds=3)
-    assert list(s.columns) == ['round', 'top10_share', 'gini'] and len(s) == 4
+def test_save_refuses_models_it_cannot_rebuild(models, tmp_path):
+    a = models[0]
+    net = EmbeddingNN([(len(a.users), 3), (len(a.items), 3)], [8], act_cls=torch.nn.Tanh())
+    with pytest.raises(TypeError, match='Can only save'): CollabModel(net, a.users, a.items).save(tmp_path/'nn')
+    assert not (tmp_path/'nn').exists()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_movielens.ipynb #c3b88bc1
 from __future__ import annotations
-import os, json
+import csv, io, json, mmap, os, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.data.external import fastai_path, untar_data, URLs
@@ -52,54 +52,126 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
         global_mean_rmse=round(mean_rmse(r[~valid], r[valid]), 3) if 0 < valid.sum() < len(r) else np.nan)
 
 # %% ../nbs/10_movielens.ipynb #3a1ffdc8
-def _table_error(fname, row, col, msg):
-    "A `ValueError` that points at one field of a headerless file (`row` counts from 0)."
-    return ValueError(f"{fname}, line {row+1}, column '{col}': {msg}")
+def _line(fname, row):
+    "Line number (from 1) and text of data row `row` (from 0) of `fname`, counting the blank lines that pandas skips."
+    with open(fname, 'rb') as f:
+        for n,line in enumerate(f, 1):
+            if line.strip(b'\r\n'):
+                if row == 0: return n,line.decode('latin-1').rstrip('\r\n')
+                row -= 1
+    raise IndexError(f'{fname} has fewer than {row+1} rows')
 
-def _read_table(fname, sep, names, encoding='utf-8', usecols=None):
-    "Read a headerless text table as strings; a clear error if it is missing, empty, ragged or has a blank field."
-    fname,what = Path(fname),('tab' if sep == '\t' else repr(sep)) + '-separated ' + ', '.join(names)
-    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
+def _table_error(fname, row, col, msg):
+    "A `ValueError` that points at one field of a headerless file (`row` counts data rows from 0)."
+    return ValueError(f"{fname}, line {_line(fname, row)[0]}, column '{col}': {msg}")
+
+def _read_table(fname, sep, names):
+    "A headerless table: numbers where a column holds only numbers, else text; a clear error if it is empty, ragged or has a blank field."
+    what = ('tab' if sep == '\t' else repr(sep)) + '-separated ' + ', '.join(names)
     if not fname.read_bytes().strip(): raise ValueError(f'{fname} is empty: expected {what}')
-    try: df = pd.read_csv(fname, sep=sep, header=None, dtype=str, keep_default_na=False, encoding=encoding, usecols=usecols)
+    try: df = pd.read_csv(fname, sep=sep, header=None, keep_default_na=False, quoting=csv.QUOTE_NONE, low_memory=False)
     except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{fname} cannot be read as {what}: {str(e).strip()}') from None
-    if usecols is None and df.shape[1] != len(names):
-        raise ValueError(f'{fname} has {df.shape[1]} columns, expected {len(names)}: {", ".join(names)}')
+    if df.shape[1] != len(names): raise ValueError(f'{fname} has {df.shape[1]} columns, expected {len(names)}: {", ".join(names)}')
     df.columns = names
     for c in names:
-        miss = df[c].isna() | (df[c].str.strip() == '')
+        if df[c].dtype != object: continue
+        miss = df[c] == ''
         if miss.any(): raise _table_error(fname, miss.values.argmax(), c, 'value is missing')
     return df
 
-def _to_num(df, fname, col, integer=True):
-    "Column `col` of the string table `df` as numbers; a clear error at the first value that is not one."
-    x = pd.to_numeric(df[col], errors='coerce')
-    bad = x.isna() | (integer & (x != x.round()))
+def _to_num(df, fname, col, integer=True, sep='\t'):
+    "Column `col` of the table `df` as numbers; a clear error at the first value that is not one."
+    num = pd.to_numeric(df[col], errors='coerce') if df[col].dtype != bool else pd.Series(np.nan, df.index)  # True, False: not numbers
+    x = num.astype(float)
+    # ids that would wrap around in int64, or lose digits in a column read as floats: distinct ids would merge
+    big = integer & np.isfinite(x) & (x.abs() >= (2.**53 if num.dtype.kind == 'f' else 2.**63) if num.dtype.kind == 'f' else num > 2**63-1)
+    bad = ~np.isfinite(x) | (integer & (x != x.round())) | big
     if bad.any():
         i = bad.values.argmax()
-        raise _table_error(fname, i, col, f'{df[col].iloc[i]!r} is not {"an integer" if integer else "a number"}')
-    return x.astype('int64') if integer or (x == x.round()).all() else x
+        v = df[col].iloc[i] if df[col].dtype == object else _line(fname, i)[1].split(sep)[df.columns.get_loc(col)]  # as written
+        if big.iloc[i]: msg = 'is too large for a 64-bit integer id' if abs(x.iloc[i]) >= 2.**63 else 'has too many digits to read exactly beside decimals'
+        else: msg = f'is not {"an integer" if integer else "a finite number" if np.isinf(x.iloc[i]) else "a number"}'
+        raise _table_error(fname, i, col, f'{v!r} {msg}')
+    return num.astype('int64') if integer or (x == x.round()).all() else x
 
 # %% ../nbs/10_movielens.ipynb #847f53f0
+def _past_float(ids)->bool:
+    "Whether any of the integers `ids` is too large for a float to hold exactly (2**53)."
+    return bool(((ids >= 2**53) | (ids <= -2**53)).any())
+
+def _has_bytes(fname, chars):
+    "Whether the file `fname` holds any of the bytes `chars`."
+    with open(fname, 'rb') as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m: return any(m.find(bytes([c])) >= 0 for c in chars)
+
+def _fast_ratings(fname, rating_range):
+    "The ratings of `fname` parsed straight to numbers, or None if anything is off (the careful reader then says what)."
+    if not fname.stat().st_size or _has_bytes(fname, b'tTfF'): return None  # pandas reads True and False as 1 and 0, even as ints
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # pandas warns about some malformed files: the careful reader explains them
+        try: df = pd.read_csv(fname, sep='\t', header=None, dtype={0:'int64', 1:'int64', 2:'float64', 3:'int64'}, quoting=csv.QUOTE_NONE)
+        except (ValueError, OverflowError): return None
+    if df.shape[1] != 4 or not len(df) or list(df.dtypes) != ['int64', 'int64', 'float64', 'int64']: return None
+    if _past_float(df[[0, 1, 3]].values): return None  # pandas may have read them as floats, then cast: check digit by digit
+    r,(lo,hi) = df[2].values,rating_range
+    if not (np.isfinite(r) & (r >= lo) & (r <= hi)).all(): return None
+    df.columns = list(RATING_COLS)
+    if (r == np.round(r)).all(): df['rating'] = r.astype('int64')
+    return df
+
 def read_ratings(fname:Path|str,      # a file in the u.data format: user, movie, rating, timestamp; tab-separated, no header
                  rating_range=(1, 5), # the declared (lowest, highest) rating
                 )->pd.DataFrame:      # columns user, movie, rating, timestamp
     "Read and check a ratings file in ML-100k's u.data format (also u1.base, u1.test, ...)."
-    raw = _read_table(fname, '\t', RATING_COLS)
+    fname = Path(fname).expanduser()
+    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
+    df = _fast_ratings(fname, rating_range)
+    if df is not None: return df
+    raw = _read_table(fname, '\t', RATING_COLS)  # something is off: read it again, column by column, to say what and where
     df = pd.DataFrame({c:_to_num(raw, fname, c, integer=c != 'rating') for c in RATING_COLS})
     lo,hi = rating_range
-    out = ~df.rating.between(lo, hi)
-    if out.any():
+    if (out := ~df.rating.between(lo, hi)).any():
         i = out.values.argmax()
-        raise _table_error(fname, i, 'rating', f'{raw.rating.iloc[i]} is outside the declared range {lo}..{hi}')
+        v = _line(fname, i)[1].split('\t')[2]
+        raise _table_error(fname, i, 'rating', f'{v} is outside the declared range {lo}..{hi}')
     return df
 
 # %% ../nbs/10_movielens.ipynb #af0a63c6
-def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..., latin-1, no header
+def _encoding(raw:bytes)->str:
+    "UTF-8 if `raw` is valid UTF-8 (as plain ASCII is), else latin-1, the encoding of ML-100k's u.item."
+    if raw.isascii(): return 'utf-8'
+    try: raw.decode('utf-8')
+    except UnicodeDecodeError: return 'latin-1'
+    return 'utf-8'
+
+def _item_table(raw, fname, encoding):
+    "Movie ids and titles from the u.item bytes `raw`; a title may hold `|` on a line that has all 24 fields."
+    n = len(ITEM_COLS)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # a malformed file goes the slow way below
+        try: df = pd.read_csv(io.BytesIO(raw), sep='|', header=None, names=range(n), usecols=(0, 1, n-1), dtype={0:'int64', 1:str, n-1:'float64'},
+                              keep_default_na=False, encoding=encoding, quoting=csv.QUOTE_NONE)
+        except (ValueError, OverflowError): df = None  # e.g. a line with fewer than `n` fields
+    if df is not None and raw.count(b'|') == (n-1)*len(df) and not _past_float(df[0].values):  # every line has `n` fields
+        # pandas reads True and False as 1 and 0: check how ids 0 and 1 are written
+        if all(_line(fname, r)[1].split('|')[0].strip() in ('0', '1') for r in np.flatnonzero(df[0].isin([0, 1]))[:2]):
+            return df[[0, 1]].set_axis(['movie','title'], axis=1)
+    lines = [l.rstrip('\r').split('|') for l in raw.decode(encoding).split('\n') if l.strip('\r')]
+    return pd.DataFrame([(p[0], '|'.join(p[1:max(2, len(p)-n+2)])) for p in lines], columns=['movie','title'])
+
+def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..., no header
+                encoding=None,  # None: UTF-8 if the file is valid UTF-8, else latin-1 (ML-100k's)
                )->pd.DataFrame: # columns movie, title
     "Read and check the movie ids and titles of an ML-100k u.item file."
-    df = _read_table(fname, '|', ('movie','title'), encoding='latin-1', usecols=(0, 1))
-    df['movie'] = _to_num(df, fname, 'movie')
+    fname = Path(fname).expanduser()
+    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
+    raw = fname.read_bytes()
+    if not raw.strip(): raise ValueError(f"{fname} is empty: expected '|'-separated movie id, title, ...")
+    if b'|' not in raw: raise ValueError(f"{fname} cannot be read as '|'-separated movie id, title, ...: it has no '|'")
+    df = _item_table(raw, fname, encoding or _encoding(raw))
+    for c in df.columns[df.dtypes == object]:
+        miss = (df[c] == '') | df[c].str.isspace()
+        if miss.any(): raise _table_error(fname, miss.values.argmax(), c, 'value is missing')
+    if df.movie.dtype != 'int64': df['movie'] = _to_num(df, fname, 'movie')
     dup = df.movie.duplicated()
     if dup.any(): raise _table_error(fname, dup.values.argmax(), 'movie', f'movie id {df.movie[dup].iloc[0]} appears twice')
     return df
@@ -129,7 +201,8 @@ def load_movielens(path:Path|str|None=None, # an ML-100k-layout folder; None: se
         meta = path/'synthetic.json'
         rating_range = tuple(json.loads(meta.read_text()).get('rating_range', (1, 5))) if meta.is_file() else (1, 5)
     ratings,movies = read_ratings(path/'u.data', rating_range),read_movies(path/'u.item')
-    unknown = ~ratings.movie.isin(movies.movie)
-    if unknown.any():
-        raise _table_error(path/'u.data', unknown.values.argmax(), 'movie', f'movie {ratings.movie[unknown].iloc[0]} is not in {path/"u.item"}')
-    return ratings.merge(movies, how='left')
+    i = pd.Index(movies.movie).get_indexer(ratings.movie)
+    if (i < 0).any():
+        row = (i < 0).argmax()
+        raise _table_error(path/'u.data', row, 'movie', f'movie {ratings.movie[row]} is not in {path/"u.item"}')
+    return ratings.assign(title=movies.title.values[i])

@@ -8,6 +8,7 @@ from course_helpers.movielens_synth import *
 from course_helpers.movielens import (ML100K, ML_GENRES, load_movielens, movielens_path, movielens_stats, read_movies, read_ratings)
 
 GOOD_DATA = '1\t10\t4\t881250949\n2\t20\t3\t881250950\n1\t20\t5\t881250951\n'
+REST = '|01-Jan-1995||http://x|' + '|'.join('0'*19)  # the 22 fields after a title in u.item
 GOOD_ITEM = '10|Heat (1995)|01-Jan-1995||\n20|Amélie (2001)|01-Jan-2001||\n'
 
 def ml_dir(tmp_path, u_data=GOOD_DATA, u_item=GOOD_ITEM, name='ml'):
@@ -50,6 +51,18 @@ def test_load_good_folder(tmp_path):
     ('', 'u.data is empty'),
     ('\n\n', 'u.data is empty'),
     ('1\t30\t4\t881250949\n', "u.data, line 1, column 'movie': movie 30 is not in"),
+    ('1\t10\t4\t1\n\n\n2\t30\t4\t2\n', "u.data, line 4, column 'movie': movie 30 is not in"),  # blank lines count
+    ('1\t10\t4\t1\n\n2\t20\tfour\t2\n', "u.data, line 3, column 'rating': 'four' is not a number"),
+    ('1\t10\tinf\t881250949\n', "u.data, line 1, column 'rating': 'inf' is not a finite number"),
+    ('1\t10\t-inf\t881250949\n', "u.data, line 1, column 'rating': '-inf' is not a finite number"),
+    ('inf\t10\t4\t881250949\n', "u.data, line 1, column 'user': 'inf' is not an integer"),
+    ('1\t10\t4\tinf\n', "u.data, line 1, column 'timestamp': 'inf' is not an integer"),
+    ('1\t10\t4\t1\n9223372036854775808\t20\t4\t1\n', "line 2, column 'user': '9223372036854775808' is too large for a 64-bit integer id"),
+    ('1\t18446744073709551616\t4\t1\n', "column 'movie': '18446744073709551616' is too large for a 64-bit integer id"),
+    ('-9223372036854775809\t10\t4\t1\n', "column 'user': '-9223372036854775809' is too large for a 64-bit integer id"),
+    ('True\t10\t4\t1\n', "column 'user': 'True' is not an integer"),  # pandas would read 1
+    ('1\t10\tfalse\t1\n', "column 'rating': 'false' is not a number"),
+    ('1\t10\t4\t881250949\t\n', 'u.data has 5 columns, expected 4'),
 ])
 def test_bad_ratings(tmp_path, text, msg):
     with pytest.raises(ValueError, match=msg.replace('.', r'\.').replace('(', r'\(')): load_movielens(ml_dir(tmp_path, u_data=text))
@@ -60,6 +73,11 @@ def test_bad_ratings(tmp_path, text, msg):
     ('10|Heat (1995)\nx|Amélie (2001)\n', "u.item, line 2, column 'movie': 'x' is not an integer"),
     ('10|Heat (1995)\n20|\n', "u.item, line 2, column 'title': value is missing"),
     ('10|Heat (1995)\n10|Heat (1995)\n', "u.item, line 2, column 'movie': movie id 10 appears twice"),
+    ('10|Heat (1995)\n20|   \n', "u.item, line 2, column 'title': value is missing"),
+    ('10|Heat (1995)\n\n18446744073709551616|Amélie (2001)\n', "u.item, line 3, column 'movie': '18446744073709551616' is too large"),
+    ('10|Heat (1995)\ninf|Amélie (2001)\n', "u.item, line 2, column 'movie': 'inf' is not an integer"),
+    ('True|Heat (1995)\n', "u.item, line 1, column 'movie': 'True' is not an integer"),
+    (f'1|Heat (1995){REST}\nTrue|Up (2009){REST}\n', "u.item, line 2, column 'movie': 'True' is not an integer"),  # all 24 fields
 ])
 def test_bad_movies(tmp_path, text, msg):
     with pytest.raises(ValueError, match=msg.replace('(', r'\(')): load_movielens(ml_dir(tmp_path, u_item=text))
@@ -71,6 +89,14 @@ def test_missing_file(tmp_path, missing):
 
 def test_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match='MovieLens folder .*nowhere not found'): load_movielens(tmp_path/'nowhere')
+
+def test_ids_past_float_precision_stay_distinct(tmp_path):
+    "Ids up to 2**63-1 are kept exactly: no rounding through floats merges two users."
+    big = 2**63 - 1
+    d = ml_dir(tmp_path, u_data=f'{big}\t10\t4\t1\n{big-1}\t10\t4\t2\n')
+    assert read_ratings(d/'u.data').user.tolist() == [big, big-1]
+    (d/'u.data').write_text(f'{2**53+1}\t10\t4\t1\n{2**53}\t10\t4\t2\n1.0\t20\t3\t3\n')  # floats would merge the first two
+    with pytest.raises(ValueError, match=f"line 1, column 'user': '{2**53+1}' has too many digits to read exactly"): read_ratings(d/'u.data')
 
 def test_rating_range_is_a_parameter(tmp_path):
     d = ml_dir(tmp_path, u_data='1\t10\t10\t881250949\n2\t20\t0.5\t881250950\n')

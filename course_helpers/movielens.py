@@ -4,14 +4,15 @@
 
 # %% ../nbs/10_movielens.ipynb #c3b88bc1
 from __future__ import annotations
-import csv, io, json, mmap, os, warnings
+import csv, io, json, mmap, os, shutil, socket, threading, urllib.parse, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.data.external import fastai_path, untar_data, URLs
+from .files import atomic_dir
 
 # %% auto #0
-__all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'mean_rmse', 'movielens_stats', 'read_ratings', 'read_movies',
-           'movielens_path', 'load_movielens']
+__all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'ML100K_FILES', 'mean_rmse', 'movielens_stats', 'read_ratings',
+           'read_movies', 'movielens_path', 'load_movielens']
 
 # %% ../nbs/10_movielens.ipynb #ed9f662f
 ML100K = dict(n_users=943, n_movies=1682, n_ratings=100_000, min_user_ratings=20,
@@ -111,7 +112,7 @@ def _fast_ratings(fname, rating_range):
         try: df = pd.read_csv(fname, sep='\t', header=None, dtype={0:'int64', 1:'int64', 2:'float64', 3:'int64'}, quoting=csv.QUOTE_NONE)
         except (ValueError, OverflowError): return None
     if df.shape[1] != 4 or not len(df) or list(df.dtypes) != ['int64', 'int64', 'float64', 'int64']: return None
-    if _past_float(df[[0, 1, 3]].values): return None  # pandas may have read them as floats, then cast: check digit by digit
+    if any(_past_float(df[c].values) for c in (0, 1, 3)): return None  # pandas may have read them as floats, then cast: check digit by digit
     r,(lo,hi) = df[2].values,rating_range
     if not (np.isfinite(r) & (r >= lo) & (r <= hi)).all(): return None
     df.columns = list(RATING_COLS)
@@ -176,18 +177,66 @@ def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..
     if dup.any(): raise _table_error(fname, dup.values.argmax(), 'movie', f'movie id {df.movie[dup].iloc[0]} appears twice')
     return df
 
+# %% ../nbs/10_movielens.ipynb #0360488e
+# Sizes in bytes of the real ML-100k files the lessons and benchmarks read: a copy cut short does not match
+ML100K_FILES = {'u.data': 1_979_173, 'u.item': 236_344, 'u1.base': 1_586_544, 'u1.test': 392_629, 'u2.base': 1_583_948,
+    'u2.test': 395_225, 'u3.base': 1_582_546, 'u3.test': 396_627, 'u4.base': 1_581_878, 'u4.test': 397_295,
+    'u5.base': 1_581_776, 'u5.test': 397_397}
+
+def _ml100k_problem(path:Path)->str|None:
+    "Why the folder `path` is not a complete copy of the real ML-100k, or None if it is."
+    for f,size in ML100K_FILES.items():
+        if not (path/f).is_file(): return f'{path/f} is missing'
+        if (got := (path/f).stat().st_size) != size: return f'{path/f} has {got:,} bytes, not {size:,}'
+
+def _online(host:str, timeout:float, port:int=443)->bool:
+    "Whether a connection to `host`:`port` opens within `timeout` seconds, name lookup included."
+    ok = []
+    def _try():
+        try: socket.create_connection((host, port), timeout=timeout).close(); ok.append(True)
+        except OSError: pass
+    t = threading.Thread(target=_try, daemon=True)
+    t.start(); t.join(timeout)
+    return bool(ok)
+
+def _download_ml100k(dest:Path, timeout:float=3.)->Path:
+    "Download ML-100k with fastai's `untar_data` into a temporary folder, check it, then rename it to `dest`."
+    host = urllib.parse.urlparse(URLs.ML_100k).hostname
+    if not _online(host, timeout): raise ConnectionError(f'{host} did not answer within {timeout:g} s')
+    def _write(d):
+        old = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(30)  # a stalled transfer fails instead of hanging
+        try: got = untar_data(URLs.ML_100k, archive=d/'.archive', data=d/'.data')
+        finally: socket.setdefaulttimeout(old)
+        if why := _ml100k_problem(got): raise ValueError(f'the download of {URLs.ML_100k} is not the ML-100k expected: {why}')
+        for f in got.iterdir(): f.rename(d/f.name)
+        for f in ('.archive', '.data'): shutil.rmtree(d/f)
+    return atomic_dir(dest, _write)
+
 # %% ../nbs/10_movielens.ipynb #d2509da7
-def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: the real ML-100k if downloaded, else generated
+def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: the real ML-100k if on disk or downloadable, else generated
                   )->Path:
-    "The MovieLens folder to use; with no `path`, prints whether it is the real ML-100k or a generated one."
-    if path is not None: return Path(path)
+    "The MovieLens folder to use; with no `path`, prints in one line whether it is the real ML-100k or a generated one, and why."
+    if path is not None: return Path(path).expanduser()
     real = fastai_path('data')/'ml-100k'
-    if (real/'u.data').exists() and not os.environ.get('COURSE_HELPERS_SYNTH'):
-        print(f'Using the real MovieLens 100k in {real}')
-        return real
+    if os.environ.get('COURSE_HELPERS_SYNTH'): why = 'COURSE_HELPERS_SYNTH is set: generated stand-ins only'
+    elif real.exists():
+        if not (why := _ml100k_problem(real)):
+            print(f'Using the real MovieLens 100k in {real}')
+            return real
+        why += f': remove {real} to download it again'
+    elif os.environ.get('COURSE_HELPERS_OFFLINE'): why = f'no {real}, and COURSE_HELPERS_OFFLINE is set'
+    else:
+        try:
+            _download_ml100k(real)
+            print(f'Using the real MovieLens 100k, downloaded just now to {real}')
+            return real
+        except Exception as e:  # no network, a refused or cut download, a file that does not match: fall back, and say why
+            if not _ml100k_problem(real): return movielens_path()  # another process downloaded it meanwhile
+            why = f'no {real}, and downloading it failed: {e}'
     from course_helpers.movielens_synth import cached_synth_movielens
     path = cached_synth_movielens()
-    print(f'Using GENERATED MovieLens-100k-shaped data in {path} (no real ML-100k in {real})')
+    print(f'Using GENERATED MovieLens-100k-shaped data in {path} ({why})')
     return path
 
 # %% ../nbs/10_movielens.ipynb #3cc1428c

@@ -1,9 +1,11 @@
 "MovieLens loaders and generator in course_helpers.movielens and movielens_synth: bad input, files on disk, and the default set's shape."
-import dataclasses, functools, os
+import dataclasses, functools, os, socket, time, zipfile
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 import course_helpers.movielens_synth as data, course_helpers.movielens
 from course_helpers.files import atomic_dir
+from fastai.data.external import URLs
+from fastcore.xtras import untar_dir
 from course_helpers.movielens_synth import *
 from course_helpers.movielens import (ML100K, ML_GENRES, load_movielens, movielens_path, movielens_stats, read_movies, read_ratings)
 
@@ -188,48 +190,101 @@ def test_write_refuses_existing(tmp_path, small):
 def test_truth_of_a_real_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match='not a generated set'): movielens_truth(ml_dir(tmp_path))
 
-# --- with no path: the real data if present, else the cached generated set
+# --- with no path: the real data on disk, else downloaded, else generated
 
 @pytest.fixture
-def homes(tmp_path, monkeypatch):
-    "Empty fastai data folder and generated-data cache."
+def homes(tmp_path, monkeypatch, small):
+    "Empty fastai data folder and generated-data cache, online, with a small set standing in for the default generated one."
     fastai_data = tmp_path/'fastai'/'data'
     fastai_data.mkdir(parents=True)
     monkeypatch.setattr(course_helpers.movielens, 'fastai_path', lambda folder: tmp_path/'fastai'/folder)
     monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path/'cache'))
+    for v in ('COURSE_HELPERS_SYNTH', 'COURSE_HELPERS_OFFLINE'): monkeypatch.delenv(v, raising=False)
+    monkeypatch.setattr(course_helpers.movielens, '_online', lambda host, timeout, port=443: True)
+    monkeypatch.setattr(data, 'synth_movielens', functools.wraps(data.synth_movielens)(lambda **kw: small))
+    monkeypatch.setattr(course_helpers.movielens, 'ML100K_FILES', {'u.data': len(GOOD_DATA), 'u.item': len(GOOD_ITEM.encode('latin-1'))})
     return fastai_data, tmp_path/'cache'
 
-def test_default_uses_real_when_present(homes, capsys, monkeypatch):
-    monkeypatch.delenv('COURSE_HELPERS_SYNTH', raising=False)
+def fake_untar(monkeypatch, u_data=GOOD_DATA, cut=None, error=None):
+    "Replace fastai's `untar_data` by one that unpacks a zip of an ML-100k folder (cut to `cut` bytes) as fastai does."
+    calls = []
+    def untar(url, archive=None, data=None, **kw):
+        calls.append(url)
+        if error: raise error
+        archive.mkdir(parents=True)
+        with zipfile.ZipFile(archive/'ml-100k.zip', 'w') as z:
+            z.writestr('ml-100k/u.data', u_data); z.writestr('ml-100k/u.item', GOOD_ITEM.encode('latin-1'))
+        if cut: (archive/'ml-100k.zip').write_bytes((archive/'ml-100k.zip').read_bytes()[:cut])
+        return untar_dir(archive/'ml-100k.zip', data, rename=True)
+    monkeypatch.setattr(course_helpers.movielens, 'untar_data', untar)
+    return calls
+
+def test_default_real_on_disk(homes, capsys, monkeypatch):
     fastai_data,cache = homes
+    calls = fake_untar(monkeypatch)
     ml_dir(fastai_data, name='ml-100k')
     df = load_movielens()
-    assert 'Using the real MovieLens 100k' in capsys.readouterr().out
-    assert len(df) == 3 and not cache.exists()
-    assert movielens_path() == fastai_data/'ml-100k'
+    assert capsys.readouterr().out == f'Using the real MovieLens 100k in {fastai_data/"ml-100k"}\n'
+    assert len(df) == 3 and not cache.exists() and not calls
 
-def test_default_generates_once(homes, capsys, monkeypatch, default):
+def test_default_downloads(homes, capsys, monkeypatch):
     fastai_data,cache = homes
-    calls,real = [],data.synth_movielens
-    @functools.wraps(real)
-    def fake_synth(**kw): calls.append(kw); return default
-    monkeypatch.setattr(data, 'synth_movielens', fake_synth)
+    calls = fake_untar(monkeypatch)
+    df = load_movielens()
+    assert capsys.readouterr().out == f'Using the real MovieLens 100k, downloaded just now to {fastai_data/"ml-100k"}\n'
+    assert len(df) == 3 and calls == [URLs.ML_100k] and not cache.exists()
+    assert [o.name for o in fastai_data.iterdir()] == ['ml-100k']  # no archive or temporary folder left
+    assert sorted(o.name for o in (fastai_data/'ml-100k').iterdir()) == ['u.data', 'u.item']
+    load_movielens()
+    assert 'Using the real MovieLens 100k in' in capsys.readouterr().out and len(calls) == 1  # downloaded once
+
+@pytest.mark.parametrize('env,online,why', [('COURSE_HELPERS_OFFLINE', True, 'COURSE_HELPERS_OFFLINE is set'),
+    (None, False, 'did not answer within 3 s'), ('COURSE_HELPERS_SYNTH', True, 'COURSE_HELPERS_SYNTH is set')])
+def test_default_generated(homes, capsys, monkeypatch, small, env, online, why):
+    fastai_data,cache = homes
+    calls = fake_untar(monkeypatch)
+    if env: monkeypatch.setenv(env, '1')
+    if env == 'COURSE_HELPERS_SYNTH': ml_dir(fastai_data, name='ml-100k')  # stand-ins only, even with the real data there
+    monkeypatch.setattr(course_helpers.movielens, '_online', lambda host, timeout, port=443: online)
     df = load_movielens()
     out = capsys.readouterr().out
-    assert 'GENERATED' in out and out.count('\n') == 1
-    (d,) = cache.iterdir()
-    assert d.name.startswith('ml-synth-100000-') and (d/'synthetic.json').exists()
-    pd.testing.assert_frame_equal(df, default[0])
-    assert movielens_path() == d and load_movielens().equals(df)
-    assert len(calls) == 1  # generated once, then read from the cache
-    assert np.isclose(movielens_truth().noise_floor, default[1].noise_floor)
+    assert out.startswith('Using GENERATED') and why in out and out.count('\n') == 1 and not calls
+    pd.testing.assert_frame_equal(df, small[0])
 
-def test_cache_folder_changes_with_parameters_and_version(homes, monkeypatch):
-    a = data._synth_dir()
-    assert a == data._synth_dir(seed=42)  # the defaults are part of the name
-    assert a != data._synth_dir(seed=1) and a != data._synth_dir(noise_sd=0.5)
-    monkeypatch.setattr(data, 'ML_SYNTH_VERSION', data.ML_SYNTH_VERSION + 1)
-    assert a != data._synth_dir()
+@pytest.mark.parametrize('kw,why', [(dict(cut=60), 'is not a zip file'), (dict(u_data=GOOD_DATA[:-5]), "is not the ML-100k expected"),
+                                    (dict(error=ConnectionResetError('reset by peer')), 'reset by peer')])
+def test_broken_download(homes, capsys, monkeypatch, small, kw, why):
+    "A cut archive, wrong contents or a dropped connection: fall back to the generated set and leave nothing behind."
+    fastai_data,cache = homes
+    calls = fake_untar(monkeypatch, **kw)
+    pd.testing.assert_frame_equal(load_movielens(), small[0])
+    out = capsys.readouterr().out
+    assert out.startswith('Using GENERATED') and 'downloading it failed' in out and why in out and calls
+    assert list(fastai_data.iterdir()) == []  # no half-written ml-100k folder that a later call would trust
+    fake_untar(monkeypatch)
+    assert len(load_movielens()) == 3 and 'downloaded just now' in capsys.readouterr().out  # the next try starts afresh
+
+def test_incomplete_real_folder(homes, capsys, monkeypatch):
+    "A copy cut short (say, an interrupted unpacking) is neither trusted nor touched."
+    fastai_data,cache = homes
+    calls = fake_untar(monkeypatch)
+    d = ml_dir(fastai_data, u_data=GOOD_DATA[:-5], name='ml-100k')
+    load_movielens()
+    out = capsys.readouterr().out
+    assert 'GENERATED' in out and f'{d/"u.data"} has {len(GOOD_DATA)-5:,} bytes, not {len(GOOD_DATA):,}' in out and not calls
+    assert (d/'u.data').read_text() == GOOD_DATA[:-5]
+
+def test_online_gives_up_in_time(monkeypatch):
+    "A name lookup or connection that hangs costs `timeout` seconds, not minutes."
+    monkeypatch.setattr(course_helpers.movielens.socket, 'create_connection', lambda *a, **k: time.sleep(5))
+    t = time.perf_counter()
+    assert not course_helpers.movielens._online('files.grouplens.org', 0.2)
+    assert time.perf_counter() - t < 1.5
+    monkeypatch.undo()
+    with socket.create_server(('127.0.0.1', 0)) as srv:
+        port = srv.getsockname()[1]
+        assert course_helpers.movielens._online('127.0.0.1', 1, port)
+    assert not course_helpers.movielens._online('127.0.0.1', 1, port)  # closed now
 
 # --- the default set is shaped like ML-100k
 

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lessons test install readme bench clean
+.PHONY: lessons test test-nbs test-py install readme bench clean
 
 # Reinstall only when what the install depends on has changed.
 $(STAMP): settings.ini setup.py constraints.txt
@@ -20,12 +20,22 @@ install: $(STAMP)
 lessons: $(STAMP)
 	$(BIN)/python tools/build_site.py $(if $(SLOW),--slow)
 
-## Library and notebooks in sync, then every notebook and the pytest suite.
+## Library and notebooks in sync, then every notebook and the pytest suite, side by side (each one's output in one piece).
 test: $(STAMP)
 	PATH=$(abspath $(BIN)):$$PATH tools/check_sync.sh
-	# Two notebooks run at once on 2 cores: one thread each, or torch's threads fight over the cores.
-	COURSE_HELPERS_OFFLINE=1 COURSE_HELPERS_SYNTH=1 OMP_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
-	COURSE_HELPERS_OFFLINE=1 COURSE_HELPERS_SYNTH=1 $(BIN)/python -m pytest -q tests
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-nbs test-py
+
+# Offline, on the generated stand-ins. The notebooks (two at a time) and pytest share the cores: one torch thread
+# per process, or torch's threads fight over them.
+TEST_ENV := COURSE_HELPERS_OFFLINE=1 COURSE_HELPERS_SYNTH=1 OMP_NUM_THREADS=1
+
+## Every notebook's tests (cells flagged with settings.ini's tst_flags are skipped).
+test-nbs: $(STAMP)
+	$(TEST_ENV) $(BIN)/nbdev_test --n_workers 2 --timing
+
+## The pytest suite in tests/.
+test-py: $(STAMP)
+	$(TEST_ENV) $(BIN)/python -m pytest -q tests
 
 ## Speed and memory figures: the scripts in benchmarks/ (adds the benchmark-only extra, scikit-surprise).
 bench: $(STAMP)

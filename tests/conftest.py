@@ -1,5 +1,25 @@
-import sys
+"What every test file shares: the tools on the path, the warning filter, and the small generated data sets."
+import shutil, sys
 from pathlib import Path
+import pytest
 
-# The project's tools (README and site rendering) are scripts, not part of the package.
+# The project's tools (README and site rendering, execute.py) are scripts, not part of the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent/'tools'))
+
+def pytest_configure(config):
+    # fastai 2.8.7 decorates a few layers with `torch.jit.script`, which torch 2.14 deprecates: not ours to fix.
+    config.addinivalue_line('filterwarnings', r'ignore:`torch\.jit\.script` is deprecated:FutureWarning')
+
+TINY_PADDY = dict(n_train=60, n_test=4, size=32, min_per=3)
+
+@pytest.fixture(scope='session')
+def tiny_paddy(tmp_path_factory):
+    "A tiny generated Paddy set in the Kaggle layout (`TINY_PADDY`), made once: its folder and checked train.csv (read both, never write)."
+    from course_helpers.paddy import load_paddy
+    from course_helpers.paddy_synth import synth_paddy
+    return load_paddy(synth_paddy(tmp_path_factory.mktemp('gen')/'paddy', **TINY_PADDY))
+
+@pytest.fixture
+def tiny_paddy_copy(tiny_paddy, tmp_path):
+    "A fresh copy of the `tiny_paddy` folder, for a test to break."
+    return Path(shutil.copytree(tiny_paddy[0], tmp_path/'paddy'))

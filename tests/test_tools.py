@@ -1,46 +1,159 @@
-"The tools behind `make readme` and `make lessons`."
-from pathlib import Path
-import nbformat
-from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell
-import build_site, make_readme, render
+"The tools behind `make readme`, `make lessons` and tools/execute.py, and the rules every committed notebook keeps."
+import pytest, nbformat, yaml
+from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell, new_output
+import build_site, execute, make_readme, render
+from render import CFG, NBS, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
+KERNEL = {'kernelspec': {'name': 'python3', 'language': 'python', 'display_name': 'python3'}}
+MAX_NB_BYTES = 1_500_000
+
+def write_nb(path, *cells):
+    nbformat.write(new_notebook(cells=list(cells), metadata=KERNEL), path)
+    return path
+
+# --- the committed notebooks and generated files ---------------------------------------------------------------------
 
 def test_readme_matches_index_notebook():
     assert (ROOT/'README.md').read_text() == make_readme.readme_text(), "README.md is stale: run `make readme`"
 
-def test_directives():
+def test_sidebar_lists_every_notebook():
+    listed = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    missing = [p.name for p in render.notebooks() if p.name not in listed]
+    assert not missing, f"nbs/sidebar.yml does not list {missing}: run `.venv/bin/nbdev_sidebar`"
+    if not CFG.custom_sidebar: assert (NBS/'sidebar.yml').read_text() == render.sidebar_yml(), "run `.venv/bin/nbdev_sidebar`"
+
+@pytest.mark.parametrize('path', render.notebooks(), ids=lambda p: p.name)
+def test_notebook_is_clean(path):
+    "Small enough to read on GitHub, a title and description for its page, no progress-bar leftovers in its outputs."
+    assert path.stat().st_size <= MAX_NB_BYTES, f'{path.name} is {path.stat().st_size/1e6:.1f} MB: use a smaller figsize/dpi'
+    fm = render.frontmatter(path)
+    assert fm.get('title') and fm.get('description'), f'{path.name} needs a `# Title` and a `> description` in its first cell'
+    nb = nbformat.read(path, as_version=4)
+    bad = [f'cell {i}: {p}' for i,c in enumerate(nb.cells) if c.cell_type == 'code'
+           for p in map(execute.output_problem, c.outputs) if p]
+    assert not bad, f'{path.name}: rerun `.venv/bin/python tools/execute.py nbs/{path.name}`; it holds\n' + '\n'.join(bad)
+
+# --- directives and which cells run, as nbdev reads them -------------------------------------------------------------
+
+def test_directives_are_nbdevs():
     c = new_code_cell('#| hide\n#|eval: false\nx = 1\n#| not a directive')
-    assert render.directives(c) == ['hide', 'eval: false']
-    assert render.is_hidden(c)
-    assert render.strip_directives(c).source == 'x = 1\n#| not a directive'
-    assert not render.is_hidden(new_code_cell('#| export\ndef f(): pass'))
+    assert render.directives(c) == {'hide': [], 'eval:': ['false']}
+    assert c.source.startswith('#| hide')   # reading them leaves the cell alone
+    assert render.directives(new_markdown_cell('#| hide')) == {}
 
-def test_skip_reason():
-    assert build_site.skip_reason(new_code_cell('#| eval: false\ndownload()'), run_slow=True)
-    assert build_site.skip_reason(new_code_cell('#| slow\nfit()'), run_slow=False)
-    assert build_site.skip_reason(new_code_cell('#| slow\nfit()'), run_slow=True) is None
-    assert build_site.skip_reason(new_code_cell('fit()'), run_slow=False) is None
+def test_skip_reason_follows_settings_tst_flags():
+    flags = CFG.tst_flags.split()
+    assert 'slow' in flags
+    for f in flags:
+        assert render.skip_reason(new_code_cell(f'#| {f}\nfit()')) == f
+        assert render.skip_reason(new_code_cell(f'#| {f}\nfit()'), flags=flags) is None
+    assert render.skip_reason(new_code_cell('#| eval: false\ndownload()'), flags=flags) == 'eval: false'
+    assert render.skip_reason(new_code_cell('#| hide\nimport nbdev; nbdev.nbdev_export()'), flags=flags) == 'nbdev_export'
+    assert render.skip_reason(new_code_cell('#| export\ndef f(): pass')) is None
+    assert render.skip_reason(new_markdown_cell('#| slow')) is None
 
-def test_build_runs_cells_and_skips_flagged(tmp_path):
-    nb = new_notebook(cells=[new_markdown_cell('# T\n\n> summary'), new_code_cell('print(6*7)'),
-                             new_code_cell('#| slow\nraise SystemExit("must not run")'),
-                             new_code_cell('#| hide\nsecret = 1')],
-                      metadata={'kernelspec': {'name': 'python3', 'language': 'python', 'display_name': 'python3'}})
-    p = tmp_path/'01_t.ipynb'; nbformat.write(nb, p)
+def test_for_reading_drops_hidden_cells_and_directives():
+    nb = new_notebook(cells=[new_code_cell('#| default_exp m'), new_code_cell('#| export\ndef f(): pass'),
+                             new_code_cell('#| hide\nsecret = 1'), new_code_cell('#| eval: false\n%%time\nrun()'),
+                             new_code_cell('x = 1 #| hide_line\ny = 2'), new_code_cell('#| include: false\nz = 3'),
+                             new_code_cell('#| echo: false\nplot()'),
+                             new_code_cell('#| output: false\nw', outputs=[new_output('stream', text='w\n')])])
+    r = render.for_reading(nb)
+    assert [c.source for c in r.cells] == ['def f(): pass', '%%time\nrun()', 'y = 2', 'plot()', 'w']
+    assert r.cells[3].metadata.transient == {'remove_source': True} and r.cells[4].outputs == []
+    assert len(nb.cells) == 8 and nb.cells[1].source == '#| export\ndef f(): pass'   # the original is untouched
+
+def test_add_comment_goes_after_directives():
+    c = new_code_cell('#| slow\n#| hide\nfit()')
+    render.add_comment(c, 'note')
+    assert c.source == '#| slow\n#| hide\n# (note)\nfit()' and render.directives(c) == {'slow': [], 'hide': []}
+
+# --- lesson pages ------------------------------------------------------------------------------------------------------
+
+def test_build_runs_cells_and_labels_skipped_ones(tmp_path):
+    p = write_nb(tmp_path/'01_t.ipynb', new_markdown_cell('# T\n\n> summary'), new_code_cell('print(6*7)'),
+                 new_code_cell('#| slow\nraise SystemExit("must not run")', outputs=[new_output('stream', text='stored\n')]),
+                 new_code_cell('#| notest\nraise SystemExit("must not run")'),
+                 new_code_cell('#| hide\nimport nbdev; nbdev.nbdev_export()'))
     out, secs, err = build_site.build(p)
     assert err is None
     assert out.cells[1].outputs[0]['text'] == '42\n'
-    assert out.cells[2].outputs == [] and out.cells[2].source.startswith('# (not run by default: slow')
-    assert render.title_and_summary(out) == ('T', 'summary')
+    assert out.cells[2].outputs[0]['text'] == 'stored\n'     # a skipped cell shows its stored output, labelled
+    assert out.cells[2].source.startswith('#| slow\n# (not run by default (`#| slow`)') and 'stored by such a run' in out.cells[2].source
+    assert 'stored' not in out.cells[3].source
+    assert render.frontmatter(p)['title'] == 'T' and render.frontmatter(p)['description'] == 'summary'
     assert [c.source for c in render.for_reading(out).cells if c.cell_type == 'code'][0] == 'print(6*7)'
 
 def test_build_reports_errors(tmp_path):
-    nb = new_notebook(cells=[new_code_cell('1/0')], metadata={'kernelspec': {'name': 'python3', 'language': 'python', 'display_name': 'python3'}})
-    p = tmp_path/'02_e.ipynb'; nbformat.write(nb, p)
-    _, _, err = build_site.build(p)
+    nb, _, err = build_site.build(write_nb(tmp_path/'02_e.ipynb', new_code_cell('print(1)'), new_code_cell('1/0'), new_code_cell('2')))
     assert err and 'ZeroDivisionError' in err
+    assert nb.cells[0].outputs[0].text == '1\n' and nb.cells[1].outputs[0].ename == 'ZeroDivisionError'   # the page shows where
 
-def test_index_page_escapes_and_shows_code():
-    page = build_site.index_page([('01_t.html', 'A <b> title', 'uses `Datasets` & more', 3.2, None)])
-    assert '<code>Datasets</code> &amp; more' in page and 'A &lt;b&gt; title' in page and '(3 s)' in page
+@pytest.fixture
+def pages(tmp_path):
+    "An index, two lessons and a reference notebook, as `build_site.Page`s."
+    mk = lambda name, title: build_site.Page(write_nb(tmp_path/name, new_markdown_cell(f'# {title}\n\n> about {title}')))
+    return [mk('index.ipynb', 'Home'), mk('00_a.ipynb', 'A'), mk('01_b.ipynb', 'B'), mk('10_ref.ipynb', 'Ref')]
+
+def test_lesson_pages_link_to_neighbours_and_index(pages):
+    assert [p.html for p in pages] == ['index.html', 'a.html', 'b.html', 'ref.html']   # nbdev's page names
+    nb = build_site.with_links(new_notebook(cells=[new_markdown_cell('# B')]), pages[2], pages, {})
+    assert nb.cells[0].source == nb.cells[-1].source == '[← A](a.html) · [Index](index.html) · [Ref →](ref.html)'
+    first = build_site.with_links(new_notebook(), pages[1], pages, {})
+    assert first.cells[0].source == '[Index](index.html) · [B →](b.html)'
+
+def test_index_page_lists_every_page_by_group(pages):
+    nb = new_notebook(cells=[new_markdown_cell('Start with `00_a`, then [`01_b`](b.html); `99_none` is no page.')])
+    nb = build_site.with_links(nb, pages[0], pages, {pages[1].path: (3.2, None), pages[3].path: (1.0, 'ValueError: bad `x`')})
+    assert nb.cells[0].source == 'Start with [`00_a`](a.html), then [`01_b`](b.html); `99_none` is no page.'
+    listed = nb.cells[-1].source
+    assert listed.index('### Lessons') < listed.index('[A](a.html): about A *(ran in 3 s)*') < listed.index('[B](b.html): about B\n')
+    assert listed.index('### Reference') < listed.index('[Ref](ref.html): about Ref **FAILED** after 1 s: `ValueError: bad x`')
+    assert '[Home]' not in listed
+
+# --- tools/execute.py: stored outputs a reader can read ------------------------------------------------------------------
+
+EPOCHS = """from fastprogress.fastprogress import master_bar, progress_bar
+mb = master_bar(range(2))
+mb.write(['epoch', 'train_loss', 'valid_loss', 'time'], table=True)
+for epoch in mb:
+    for _ in progress_bar(range(3), parent=mb): pass
+    mb.write([str(epoch), '0.5', '0.4', '00:00'], table=True)"""
+
+def test_execute_keeps_only_what_a_reader_should_see(tmp_path):
+    "fastprogress's bars as fastai shows them in Jupyter, and a console bar: only the epoch table survives, readable as text."
+    p = write_nb(tmp_path/'n.ipynb',
+        new_code_cell('from fastprogress.fastprogress import progress_bar\nfor _ in progress_bar(range(3), leave=False): pass'),
+        new_code_cell('from fastprogress.fastprogress import ConsoleProgressBar\nfor _ in ConsoleProgressBar(range(3)): pass\nprint("done")'),
+        new_code_cell(EPOCHS),
+        new_code_cell('#| slow\nraise SystemExit("must not run")', outputs=[new_output('stream', text='kept\n')]))
+    raw = render.execute(nbformat.read(p, as_version=4), p)
+    assert len(raw.cells[0].outputs) == 2 and '\r' in raw.cells[1].outputs[0].text   # what there was to clean
+    execute.run(p)
+    nb = nbformat.read(p, as_version=4)
+    assert nb.cells[0].outputs == []
+    assert [o.text for o in nb.cells[1].outputs] == ['done\n']
+    (table,) = nb.cells[2].outputs
+    assert '<table' in table.data['text/html'] and 'text/markdown' not in table.data
+    assert [l.split() for l in table.data['text/plain'].splitlines()] == [['epoch', 'train_loss', 'valid_loss', 'time'],
+                                                                          ['0', '0.5', '0.4', '00:00'], ['1', '0.5', '0.4', '00:00']]
+    assert nb.cells[3].outputs[0].text == 'kept\n'
+    assert all(execute.output_problem(o) is None for c in nb.cells for o in c.outputs)
+    assert nb.metadata == {'kernelspec': KERNEL['kernelspec']} and nb.cells[2].execution_count is None   # nbdev_clean ran
+
+def test_terminal_text():
+    bars = '█\r\r |----| 0.00% [0/3 00:00<?]\r |████| 100.00% [3/3 00:01<00:00]\r      \r'
+    assert execute.terminal_text(f'loss 1.0\n{bars}\nepoch 1\n\n') == 'loss 1.0\nepoch 1\n\n'
+    assert execute.terminal_text('Epoch 1/2 : |██--| 50.00% [1/2 00:00<00:00]epoch 0 ok\n') == 'epoch 0 ok\n'  # bar and line fused
+    assert execute.terminal_text(' 50%|█████     | 1/2 [00:01<00:01, 1.00it/s]\rdone') == 'done'                  # tqdm's
+    assert execute.terminal_text('a | b | c\n100% sure [1/2 of it]\n') == 'a | b | c\n100% sure [1/2 of it]\n'
+
+def test_output_problems_and_html_text():
+    html = lambda h, plain=execute.PLACEHOLDER: new_output('display_data', data={'text/html': h, 'text/plain': plain})
+    assert execute.output_problem(html('<style>x{}</style>\n')) and execute.output_problem(html('<progress value=1>'))
+    assert execute.output_problem(html('<table><tr><td>1</td></tr></table>'))                       # unreadable as text
+    assert execute.output_problem(html('<table><tr><td>1</td></tr></table>', plain='1')) is None
+    assert execute.output_problem(new_output('stream', text='x\r y\n'))
+    assert execute.output_problem(html('<img src="a.png">', plain='an image')) is None
+    assert execute.html_text('<style>td{}</style><table><tr><th>a</th><th>bb</th></tr><tr><td>10</td><td>2</td></tr></table>') == 'a   bb\n10  2'
+    assert execute.html_text('<p>Hello <b>there</b></p><script>x()</script>') == 'Hello\nthere'

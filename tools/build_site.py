@@ -1,80 +1,97 @@
-"""Execute every lesson notebook top to bottom and write it as an HTML page, plus an index, to _site/.
+"""Execute every notebook top to bottom and write it as an HTML page to _site/, linked to the previous and next page.
 
-Cells marked `#| eval: false` never run (they need the network, real data or a GPU); cells marked
-`#| slow` run only with `--slow` (`make lessons SLOW=1`)."""
-import argparse, html, re, sys, time, warnings
+Cells run as `nbdev_test` runs them: `#| eval: false` cells never, cells with a test flag from settings.ini
+(`tst_flags`: `slow`, `notest`) only with `--slow` (`make lessons SLOW=1`); a cell that does not run shows the output
+stored in the notebook, labelled. The index page is nbs/index.ipynb (the README's source) with the list of pages."""
+import argparse, re, sys, time, warnings
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
-from nbconvert.preprocessors import ExecutePreprocessor, CellExecutionError
-from render import NBS, directives, for_reading, lesson_notebooks, title_and_summary
+from nbconvert.preprocessors import CellExecutionError
+from nbformat.v4 import new_markdown_cell
+from render import CFG, NBS, ROOT, add_comment, execute, for_reading, frontmatter, is_lesson, notebooks, skip_reason
 
-SITE = NBS.parent/'_site'
+SITE = ROOT/'_site'
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
 
-def skip_reason(cell, run_slow):
-    "Why `cell` is not run in a lesson build, or None if it runs."
-    ds = [d.replace(' ', '') for d in directives(cell)]
-    if 'eval:false' in ds: return 'not run here: it needs what this build does not have (see the text above)'
-    if not run_slow and ('slow' in ds or 'notest' in ds): return 'not run by default: slow (`make lessons SLOW=1` runs it)'
-    return None
+def skip_note(cell, why:str)->str:
+    "The label a page shows on a cell that did not run because of `why` (a `skip_reason`)."
+    if why == 'eval: false': return 'not run here (`eval: false`): it needs what this build does not have'
+    note = f'not run by default (`#| {why}`): `make lessons SLOW=1` runs it'
+    return note + ('; the output shown was stored by such a run' if cell.get('outputs') else '')
 
-class LessonExecutor(ExecutePreprocessor):
-    "Runs a notebook's cells in order, skipping those `skip_reason` names."
-    run_slow = False
-    def preprocess_cell(self, cell, resources, index):
-        why = skip_reason(cell, self.run_slow) if cell.cell_type == 'code' else None
-        if why is None: return super().preprocess_cell(cell, resources, index)
-        cell.outputs = []
-        cell.source = f'# ({why})\n' + cell.source
-        return cell, resources
-
-def build(path, run_slow=False):
-    "Execute the notebook at `path`; return (executed notebook, seconds, error text or None)."
-    nb = nbformat.read(path, as_version=4)
-    ep = LessonExecutor(timeout=1800, kernel_name='python3')
-    ep.run_slow = run_slow
+def build(path:Path, slow=False):
+    "Execute the notebook at `path`; return (the notebook, its skipped cells labelled, seconds, error or None)."
     start, err = time.time(), None
-    try: ep.preprocess(nb, {'metadata': {'path': str(path.parent)}})
-    except CellExecutionError as e: err = str(e).splitlines()[-1] if str(e) else repr(e)
+    nb, flags = nbformat.read(path, as_version=4), CFG.tst_flags.split() if slow else ()
+    try: execute(nb, path, flags)
+    except CellExecutionError as e: err = (str(e).strip().splitlines() or [repr(e)])[-1]   # the page shows the traceback
+    for c in nb.cells:
+        if c.cell_type == 'code' and (why := skip_reason(c, flags)): add_comment(c, skip_note(c, why))
     return nb, time.time() - start, err
 
-def md_inline(s):
-    "`s` as HTML, with markdown's `code` spans as <code>."
-    return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(s))
+class Page:
+    "A notebook's page: its file, title, description, and its page name as nbdev's docs name it."
+    def __init__(self, path:Path):
+        fm = frontmatter(path)
+        self.path,self.title,self.desc = path,fm.get('title', path.stem),fm.get('description', '')
+        self.html = fm.get('output-file', path.stem + '.html')
 
-def index_page(rows):
-    "The site's index.html: one line per lesson with its summary, run time and status."
-    items = '\n'.join(
-        f'<li><a href="{html.escape(page)}">{md_inline(title)}</a> — {md_inline(summ)} '
-        f'<small>({secs:.0f} s{", <b>FAILED</b>: " + html.escape(err) if err else ""})</small></li>'
-        for page, title, summ, secs, err in rows)
-    return f'''<!doctype html><html><head><meta charset="utf-8"><title>course_helpers lessons</title>
-<style>body{{font-family:sans-serif;max-width:50em;margin:2em auto;line-height:1.5}}</style></head>
-<body><h1>course_helpers</h1><p>Companion lessons for fast.ai Practical Deep Learning lesson 7
-(fastbook chapters 8 and 11), executed on this machine.</p><ol>
-{items}
-</ol></body></html>'''
+def nav_cell(prev:Page, nxt:Page):
+    "A markdown cell linking to the previous page, the index and the next page."
+    links = ([f'[← {prev.title}]({prev.html})'] if prev else []) + ['[Index](index.html)'] + ([f'[{nxt.title} →]({nxt.html})'] if nxt else [])
+    return new_markdown_cell(' · '.join(links))
+
+def link_names(nb, pages):
+    "`nb` with each `` `00_name` `` in its markdown that names a notebook turned into a link to its page."
+    html = {p.path.stem: p.html for p in pages}
+    def link(m): return f'[`{m[1]}`]({html[m[1]]})' if m[1] in html else m[0]
+    for c in nb.cells:
+        if c.cell_type == 'markdown': c.source = re.sub(r'(?<!\[)`([\w-]+)`(?!\])', link, c.source)
+    return nb
+
+def page_list(pages, runs)->str:
+    "Markdown listing `pages` as lessons and reference, each with its description and how its build went (`runs`)."
+    def line(p):
+        secs, err = runs.get(p.path, (None, None))
+        run = '' if secs is None else f' *(ran in {secs:.0f} s)*' if err is None else f' **FAILED** after {secs:.0f} s: `{err.replace("`", "")}`'
+        return f'- [{p.title}]({p.html}): {p.desc}{run}'
+    groups = [('Lessons', [p for p in pages if is_lesson(p.path)]), ('Reference', [p for p in pages if not is_lesson(p.path)])]
+    return '## All pages\n\n' + '\n\n'.join(f'### {g}\n\n' + '\n'.join(map(line, ps)) for g,ps in groups if ps)
+
+def with_links(nb, page:Page, pages:list, runs:dict):
+    "`nb` ready for its page: a lesson gets links to its neighbours at top and bottom, the index the list of pages."
+    index, rest = pages[0], pages[1:]   # `notebooks` puts the index first
+    if page is index:
+        nb = link_names(nb, pages)
+        nb.cells.append(new_markdown_cell(page_list(rest, runs)))
+        return nb
+    j = rest.index(page)
+    nav = lambda: nav_cell(rest[j-1] if j else None, rest[j+1] if j+1 < len(rest) else None)
+    nb.cells = [nav()] + nb.cells + [nav()]
+    return nb
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--slow', action='store_true', help='also run cells marked `#| slow`')
-    p.add_argument('names', nargs='*', help='only these notebooks (e.g. 01_cross_entropy)')
+    p.add_argument('--slow', action='store_true', help="also run cells with settings.ini's test flags (`#| slow`)")
+    p.add_argument('names', nargs='*', help='only these notebooks (e.g. 01_losses, or index)')
     args = p.parse_args(argv)
+    pages = [Page(f) for f in notebooks()]
+    unknown = set(args.names) - {pg.path.stem for pg in pages}
+    if unknown: p.error(f'no notebook named {", ".join(sorted(unknown))} in {NBS}')
+    todo = [pg for pg in pages[1:] + pages[:1] if not args.names or pg.path.stem in args.names]  # the index last
     SITE.mkdir(exist_ok=True)
-    nbs = [n for n in lesson_notebooks() if not args.names or n.stem in args.names]
-    rows, exporter = [], HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
-    for path in nbs:
-        print(f'running {path.name} ...', flush=True)
-        nb, secs, err = build(path, args.slow)
-        title, summ = title_and_summary(nb)
-        body, _ = exporter.from_notebook_node(for_reading(nb), resources={'metadata': {'name': title or path.stem}})
-        page = path.stem + '.html'
-        (SITE/page).write_text(body, encoding='utf-8')
-        print(f'  {"FAILED: " + err if err else "ok"} in {secs:.0f} s -> _site/{page}', flush=True)
-        rows.append((page, title or path.stem, summ, secs, err))
-    if not args.names: (SITE/'index.html').write_text(index_page(rows), encoding='utf-8')  # only a full build lists every lesson
-    print(f'\nOpen {SITE/(rows[0][0] if args.names else "index.html")} in a browser.')
-    return 1 if any(r[-1] for r in rows) else 0
+    exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
+    runs = {}
+    for page in todo:
+        print(f'running {page.path.name} ...', flush=True)
+        nb, secs, err = build(page.path, args.slow)
+        runs[page.path] = secs, err
+        body, _ = exporter.from_notebook_node(for_reading(with_links(nb, page, pages, runs)),
+                                              resources={'metadata': {'name': page.title}})
+        (SITE/page.html).write_text(body, encoding='utf-8')
+        print(f'  {"FAILED: " + err if err else "ok"} in {secs:.0f} s -> {SITE.name}/{page.html}', flush=True)
+    print(f'\nOpen {SITE/todo[-1].html} in a browser.')
+    return 1 if any(err for _,err in runs.values()) else 0
 
 if __name__ == '__main__': sys.exit(main())

@@ -2,57 +2,89 @@
 
     python tools/execute.py nbs/03_collab.ipynb [more.ipynb ...] [--slow]
 
-Cells marked `#| eval: false` never run; cells marked `#| slow` run only with `--slow` and otherwise keep the
-outputs they had. Then `clean_outputs` drops what a reader should not see (empty progress-bar displays, console
-progress bars) and `nbdev_clean` strips metadata. Run it on the machine with the real data sets for the stored
-outputs that read real results."""
-import argparse, html, re, sys
+Cells run as `nbdev_test` runs them: `#| eval: false` cells never, cells with a test flag from settings.ini
+(`tst_flags`: `slow`, `notest`) only with `--slow`; cells that do not run keep the outputs they had. Then
+`clean_outputs` drops what a reader should not see (empty progress-bar displays, console progress bars), gives
+HTML displays a readable text/plain, and `nbdev_clean` strips metadata. Run it on the machine with the real data
+sets for stored outputs that read real results."""
+import argparse, re
 from html.parser import HTMLParser
 from pathlib import Path
 import nbformat
-from nbconvert.preprocessors import ExecutePreprocessor
+from fastcore.xtras import working_directory
+from nbdev.clean import nbdev_clean
+from render import CFG, ROOT, execute
 
-_directive = re.compile(r'^\s*#\s*\|\s*(.*)$')
-_bar = re.compile(r'\d+\.\d+% \[\d+/\d+ \d\d:\d\d<\d\d:\d\d|^\s*\|[█ ]*\|')
+PLACEHOLDER = '<IPython.core.display.HTML object>'
+# A console progress bar, from the start of its line segment: fastprogress's `|███---| 50.00% [1/2 00:01<00:01]`,
+# tqdm's ` 50%|█████     | 1/2 [00:01<00:01, 1.00it/s]`, or the lone fill character fastprogress prints first.
+_bar = re.compile(r'^.*?\|[^|\n]*\| \d+\.\d+% \[\d+/\d+ [^\]\n]*\]|^.*?\d+%\|[^|\n]*\| *\d+/\d+ \[[^\]\n]*\]|^\s*[█X]\s*$')
 
-def cell_flags(cell):
-    "The nbdev directives at the top of `cell`, without spaces (`#| eval: false` -> 'eval:false')."
-    res = []
-    for line in cell.source.splitlines():
-        m = _directive.match(line)
-        if not m: break
-        res.append(m.group(1).replace(' ', ''))
-    return res
-
-class _Table(HTMLParser):
-    "Collect the rows of the first HTML table as lists of cell texts."
-    def __init__(self): super().__init__(); self.rows,self.cell = [],None
+class _Text(HTMLParser):
+    "The text of an HTML fragment: table rows as lists of cell texts, other text in `lines`; no <style> or <script>."
+    def __init__(self): super().__init__(); self.rows,self.lines,self.cell,self.skip = [],[],None,False
     def handle_starttag(self, tag, attrs):
+        if tag in ('style', 'script'): self.skip = True
         if tag == 'tr': self.rows.append([])
         if tag in ('td', 'th'): self.cell = ''
     def handle_endtag(self, tag):
-        if tag in ('td', 'th') and self.cell is not None and self.rows: self.rows[-1].append(self.cell.strip()); self.cell = None
+        if tag in ('style', 'script'): self.skip = False
+        if tag in ('td', 'th') and self.cell is not None and self.rows: self.rows[-1].append(' '.join(self.cell.split())); self.cell = None
     def handle_data(self, data):
+        if self.skip: return
         if self.cell is not None: self.cell += data
+        elif not self.rows and data.strip(): self.lines.append(' '.join(data.split()))
 
-def table_text(h:str)->str:
-    "A plain-text rendering of the first table in the HTML `h` (columns padded to a common width)."
-    p = _Table(); p.feed(h)
+def html_text(h:str)->str:
+    "A plain-text reading of the HTML `h`: its first table as columns padded to a common width, else its text."
+    p = _Text(); p.feed(h)
     rows = [r for r in p.rows if r]
-    if not rows: return ''
+    if not rows: return '\n'.join(p.lines)
     w = [max(len(r[i]) if i < len(r) else 0 for r in rows) for i in range(max(map(len, rows)))]
     return '\n'.join('  '.join(c.ljust(w[i]) for i,c in enumerate(r)).rstrip() for r in rows)
 
+def _data(o, mime)->str: return ''.join(o.get('data', {}).get(mime, ''))
+
+def is_bar_display(o)->bool:
+    "True for an HTML display that is empty but for styles (a progress bar's leftover) or holds a progress bar."
+    h = _data(o, 'text/html')
+    return 'text/html' in o.get('data', {}) and (not re.sub(r'<(style|script)\b.*?</\1>', '', h, flags=re.S|re.I).strip()
+                                                 or '<progress' in h)
+
+def unreadable_plain(o)->bool:
+    "True if `o`'s HTML has no text rendering a reader can read: text/plain is IPython's placeholder or the HTML itself."
+    h, plain = _data(o, 'text/html').strip(), _data(o, 'text/plain').strip()
+    return bool(h) and (plain.startswith(PLACEHOLDER) or plain == h)
+
+def html_as_code(o)->bool:
+    "True if `o`'s text/markdown only repeats its HTML as a code block (fastcore's `FT` displays do), for renderers to show as code."
+    return bool(_data(o, 'text/html')) and _data(o, 'text/markdown').lstrip().startswith('```html')
+
+def terminal_text(text:str)->str:
+    "`text` as a terminal ends up showing it, less progress bars: of each line, its last piece after a carriage return."
+    lines = []
+    for line in text.split('\n'):
+        shown = [p for p in (_bar.sub('', p) for p in line.split('\r')) if p.strip()]
+        if shown: lines.append(shown[-1])
+        elif not line.strip(): lines.append(line)   # a blank line stays; one that held only bars goes
+    return '\n'.join(lines)
+
+def output_problem(o)->str:
+    "What a reader should not see in the output `o`, or None: `clean_output` removes each of these."
+    if is_bar_display(o): return 'an empty or progress-bar HTML display'
+    if unreadable_plain(o): return f'HTML whose text/plain reads {PLACEHOLDER} or is the HTML source'
+    if html_as_code(o): return 'HTML repeated as a block of HTML code in text/markdown'
+    if o.get('output_type') == 'stream' and terminal_text(''.join(o['text'])) != ''.join(o['text']):
+        return 'a console progress bar or carriage return'
+    return None
+
 def clean_output(o):
-    "`o` as a reader should see it, or None to drop it: no empty or progress-bar displays, no console progress bars."
-    if o.get('output_type') in ('display_data', 'execute_result') and 'text/html' in o.get('data', {}):
-        h = ''.join(o['data']['text/html'])
-        plain = ''.join(o['data'].get('text/plain', ''))
-        if not re.sub(r'<style.*?</style>', '', h, flags=re.S).strip() or '<progress' in h: return None
-        if plain.startswith('<IPython.core.display.HTML object>') and '<table' in h: o['data']['text/plain'] = table_text(h)
+    "`o` as a reader should see it, or None to drop it: no progress bars, HTML with a readable text/plain."
+    if is_bar_display(o): return None
+    if unreadable_plain(o): o['data']['text/plain'] = html_text(_data(o, 'text/html'))
+    if html_as_code(o): del o['data']['text/markdown']
     if o.get('output_type') == 'stream':
-        lines = [l for l in ''.join(o['text']).split('\n') if '\r' not in l and not _bar.search(l)]
-        o['text'] = '\n'.join(lines)
+        o['text'] = terminal_text(''.join(o['text']))
         if not o['text'].strip(): return None
     return o
 
@@ -62,28 +94,17 @@ def clean_outputs(nb):
         if c.cell_type == 'code': c.outputs = [o for o in map(clean_output, c.outputs) if o is not None]
     return nb
 
-class Executor(ExecutePreprocessor):
-    "Runs the cells in order; skips `eval: false` cells, and `slow` ones unless `run_slow`, keeping their outputs."
-    run_slow = False
-    def preprocess_cell(self, cell, resources, index):
-        fl = cell_flags(cell) if cell.cell_type == 'code' else []
-        if 'eval:false' in fl or (not self.run_slow and ('slow' in fl or 'notest' in fl)): return cell, resources
-        return super().preprocess_cell(cell, resources, index)
-
-def execute(path:Path, run_slow=False, timeout=3600):
-    "Execute the notebook at `path` in its folder and write it back with clean outputs."
-    nb = nbformat.read(path, as_version=4)
-    ep = Executor(timeout=timeout, kernel_name='python3'); ep.run_slow = run_slow
-    ep.preprocess(nb, {'metadata': {'path': str(path.parent)}})
+def run(path:Path, slow=False):
+    "Execute the notebook at `path` in its folder and write it back with clean outputs, cleaned as `nbdev_clean` does."
+    nb = execute(nbformat.read(path, as_version=4), path, CFG.tst_flags.split() if slow else (), timeout=3600)
     nbformat.write(clean_outputs(nb), path)
+    with working_directory(ROOT): nbdev_clean.__wrapped__(fname=str(path))
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('notebooks', nargs='+', type=Path)
-    p.add_argument('--slow', action='store_true', help='also run cells marked `#| slow`')
+    p.add_argument('--slow', action='store_true', help="also run cells with settings.ini's test flags (`#| slow`)")
     a = p.parse_args()
-    import subprocess
     for nb in a.notebooks:
         print(f'executing {nb} ...', flush=True)
-        execute(nb.resolve(), a.slow)
-        subprocess.run(['nbdev_clean', '--fname', str(nb)], check=True)
+        run(nb.resolve(), a.slow)

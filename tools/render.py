@@ -1,46 +1,93 @@
-"Shared pieces for turning the notebooks into pages without Quarto: nbdev directives, cell filters."
+"""What the tools share, taken from nbdev where nbdev has it: the settings, the notebooks, their directives,
+which cells run, and a notebook as a reader sees it."""
 import re
+from contextlib import redirect_stdout
+from io import StringIO
 from pathlib import Path
 import nbformat
+from execnb.nbio import dict2nb, nb2str
+from fastcore.xtras import working_directory
+from nbconvert.preprocessors import ExecutePreprocessor
+from nbdev.config import get_config
+from nbdev.doclinks import nbglob
+from nbdev.frontmatter import FrontmatterProc
+from nbdev.process import NBProcessor, extract_directives, first_code_ln
+from nbdev.processors import hide_, hide_line
+from nbdev.quarto import nbdev_sidebar
 
-NBS = Path(__file__).resolve().parent.parent/'nbs'
-_directive = re.compile(r'^\s*#\s*\|\s*(.*)$')
+ROOT = Path(__file__).resolve().parent.parent
+CFG = get_config(path=ROOT)   # settings.ini
+NBS = CFG.nbs_path
 
-def directives(cell):
-    "The nbdev directives (`#| hide` -> 'hide', `#| eval: false` -> 'eval: false') at the top of `cell`."
-    res = []
-    for line in cell.source.splitlines():
-        m = _directive.match(line)
-        if not m: break
-        res.append(m.group(1).strip())
-    return res
+def notebooks()->list:
+    "Every notebook nbdev works on (`nbs_path`, `recursive`), index first, then by name: the sidebar's order."
+    with working_directory(ROOT): fs = nbglob(NBS, as_path=True)
+    return sorted(fs, key=lambda p: (p.parent, p.name != CFG.readme_nb, p.name))
 
-def strip_directives(cell):
-    "`cell` with its leading directive lines removed from the source."
-    lines = cell.source.splitlines()
-    while lines and _directive.match(lines[0]): lines.pop(0)
-    cell.source = '\n'.join(lines)
-    return cell
+def is_lesson(path:Path)->bool:
+    "Lessons are numbered 00 to 09; the notebooks numbered 10 and up are reference."
+    return re.match(r'0\d_', path.name) is not None
 
-def is_hidden(cell):
-    "True for cells nbdev keeps out of docs: `#| hide`, and the `#| default_exp` cell."
-    return any(d == 'hide' or d.startswith('default_exp') for d in directives(cell))
+def sidebar_yml()->str:
+    "The text `nbdev_sidebar` writes to `sidebar.yml` for the notebooks now in `NBS`."
+    out = StringIO()
+    with working_directory(ROOT), redirect_stdout(out): nbdev_sidebar(path=NBS, printit=True, force=True)
+    return out.getvalue()[:-1]   # without the newline `print` adds
 
-def lesson_notebooks():
-    "The lesson notebooks, in order: every `nbs/NN_*.ipynb`."
-    return sorted(p for p in NBS.glob('[0-9]*.ipynb'))
+def frontmatter(path:Path)->dict:
+    "The notebook's front matter as nbdev reads it: `title` and `description` from its `# Title` and `> description`."
+    with working_directory(ROOT): return NBProcessor(path, procs=FrontmatterProc, process=True).nb.frontmatter_
 
-def title_and_summary(nb):
-    "The notebook's `# Title` and `> summary`, from its first markdown cell."
-    for cell in nb.cells:
-        if cell.cell_type != 'markdown': continue
-        title = re.search(r'^#\s+(.+)$', cell.source, re.M)
-        summ = re.search(r'^>\s*(.+)$', cell.source, re.M)
-        if title: return title.group(1).strip(), (summ.group(1).strip() if summ else '')
-    return None, ''
+def directives(cell)->dict:
+    "`cell`'s directives as nbdev parses them: `#| slow` -> {'slow': []}, `#| eval: false` -> {'eval:': ['false']}."
+    return extract_directives(cell, remove=False) if cell.cell_type == 'code' else {}
+
+def skip_reason(cell, flags=())->str:
+    "Why `nbdev_test` would not run `cell` (`eval: false`, `nbdev_export`, or a `tst_flags` flag not in `flags`), or None."
+    ds = directives(cell)
+    if ds.get('eval:', [''])[0].lower() == 'false': return 'eval: false'
+    if cell.cell_type == 'code' and 'nbdev_export(' in cell.source: return 'nbdev_export'
+    return ' '.join(sorted((set(CFG.tst_flags.split()) - set(flags)) & ds.keys())) or None
+
+class Executor(ExecutePreprocessor):
+    "Runs a notebook's cells in order in a kernel; the cells `skip_reason` names keep their stored outputs."
+    flags = ()  # test flags whose cells run anyway, as `nbdev_test --flags`
+    def preprocess_cell(self, cell, resources, index):
+        if skip_reason(cell, self.flags): return cell, resources
+        return super().preprocess_cell(cell, resources, index)
+
+def execute(nb, path:Path, flags=(), timeout=1800):
+    "Run `nb`, read from `path`, in place in a kernel in `path`'s folder; a failing cell keeps its traceback and raises."
+    ep = Executor(timeout=timeout, kernel_name='python3')
+    ep.flags = tuple(flags)
+    ep.preprocess(nb, {'metadata': {'path': str(path.parent)}})
+    return nb
+
+def add_comment(cell, text:str):
+    "Put `# text` as the first line of `cell`'s code, after its directives."
+    lines = cell.source.splitlines(True)
+    i = first_code_ln(lines)
+    if i is None: i = len(lines)
+    cell.source = ''.join(lines[:i] + [f'# ({text})\n'] + lines[i:])
+
+def default_exp_(cell, *args):
+    "Drop the `#| default_exp` cell, as nbdev's pages do."
+    del cell['source']
+
+def quarto_options(cell):
+    "Apply Quarto's `include`, `echo` and `output` options (no Quarto renders these pages), then drop the option lines."
+    if cell.cell_type != 'code': return
+    off = lambda o: cell.directives_.get(o+':', [''])[0].lower() == 'false'
+    if off('include'): del cell['source']; return
+    if off('echo'): cell.metadata['transient'] = {'remove_source': True}
+    if off('output'): cell.outputs = []
+    lines = cell.source.splitlines(True)
+    i = first_code_ln(lines)
+    if i is None: i = len(lines)
+    cell.source = ''.join([l for l in lines[:i] if not re.match(r'\s*#\s*\|', l)] + lines[i:])
 
 def for_reading(nb):
-    "A copy of `nb` as a reader sees it: hidden cells dropped, directives stripped."
-    nb = nbformat.from_dict(nb)
-    nb.cells = [strip_directives(c) if c.cell_type == 'code' else c for c in nb.cells if not is_hidden(c)]
-    return nb
+    "A copy of `nb` as a reader sees it: hidden and `default_exp` cells dropped, directives stripped (nbdev's processors)."
+    proc = NBProcessor(nb=dict2nb(nb), procs=[hide_, hide_line, default_exp_, quarto_options])
+    proc.process()
+    return nbformat.reads(nb2str(proc.nb), as_version=4)

@@ -1,0 +1,98 @@
+"""Time per epoch of gradient accumulation on the CPU, at a fixed effective batch.
+
+Model: `course_helpers.test_utils.accum_cnn` (no BatchNorm) on N random 3 x SIZE x SIZE images per epoch, SGD. The
+effective batch (samples per optimizer step) stays BS; accumulation ACCUM cuts it into micro-batches of BS/ACCUM.
+Two training loops, each timed on the same data:
+  scratch_s  `train_accum`, the from-scratch loop of 00_accum
+  fastai_s   a fastai `Learner` with `micro_batches(BS, ACCUM)` (its GradientAccumulation callback), one epoch of
+             `fit` (the validation set is one batch, so the figure is nearly all training)
+Each figure is the median over --reps epochs after one warm-up epoch, in seconds; `*_ratio` divides by the first
+setting's time. The same table goes to --out as JSON (default benchmarks/results/accum_time.json), which the notebook
+00_accum shows; pass --out '' to skip writing it.
+
+    python benchmarks/accum_time.py [--bs 64] [--size 32] [--n 512] [--accums 1,2,4,8] [--reps 3] [--out PATH]
+"""
+import argparse, json, platform, statistics, time
+from datetime import date
+from pathlib import Path
+import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
+import pandas as pd, torch, torch.nn.functional as F
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from fastai.learner import Learner
+from fastai.optimizer import SGD
+from course_helpers.accum import train_accum, micro_batches, _check_count
+from course_helpers.test_utils import accum_cnn, rand_batch
+
+def median_time(f, reps:int)->float:
+    "Median wall time of `f()` over `reps` calls, after one warm-up call."
+    f()
+    ts = []
+    for _ in range(reps):
+        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+def scratch_epoch(xs, ys, bs:int, accum:int):
+    "A function that trains a fresh `accum_cnn` for one epoch with `train_accum`."
+    model = accum_cnn(); opt = torch.optim.SGD(model.parameters(), 0.01)
+    mb = bs//accum
+    return lambda: train_accum(model, opt, F.cross_entropy, zip(xs.split(mb), ys.split(mb)), bs)
+
+def fastai_epoch(xs, ys, bs:int, accum:int):
+    "A function that trains a fastai `Learner` on `accum_cnn` for one epoch with `micro_batches(bs, accum)`."
+    mb,cbs = micro_batches(bs, accum)
+    items = list(zip(xs, ys))
+    dls = DataLoaders(DataLoader(items, bs=mb, shuffle=True, drop_last=True), DataLoader(items[:mb], bs=mb))
+    learn = Learner(dls, accum_cnn(), loss_func=F.cross_entropy, opt_func=SGD, lr=0.01, cbs=cbs)
+    def f():
+        with learn.no_bar(), learn.no_logging(): learn.fit(1)
+    return f
+
+def accum_times(accums=(1,2,4,8), bs:int=64, size:int=32, n:int=512, reps:int=3)->pd.DataFrame:
+    "Median seconds per epoch of both loops for each accumulation setting, and their ratios to the first."
+    _check_count(bs=bs, size=size, n=n, reps=reps)
+    if not accums: raise ValueError("accums is empty: give at least one accumulation setting")
+    bad = [a for a in accums if a < 1 or bs % a]
+    if bad: raise ValueError(f"accum values {bad} do not divide bs={bs}")
+    if n < bs: raise ValueError(f"n={n} is below bs={bs}: an epoch would take no optimizer step")
+    xs,ys = rand_batch(n, size)
+    rows = []
+    for a in accums:
+        torch.manual_seed(0)
+        rows.append(dict(accum=a, micro_bs=bs//a, steps=n//bs, scratch_s=median_time(scratch_epoch(xs, ys, bs, a), reps),
+                         fastai_s=median_time(fastai_epoch(xs, ys, bs, a), reps)))
+    df = pd.DataFrame(rows)
+    for c in ('scratch', 'fastai'): df[f'{c}_ratio'] = df[f'{c}_s'] / df[f'{c}_s'][0]
+    return df.round(4)
+
+def cpu_name()->str:
+    "The CPU's model name (from /proc/cpuinfo on Linux), else what `platform` knows."
+    info = Path('/proc/cpuinfo')
+    if info.exists():
+        for line in info.read_text().splitlines():
+            if line.startswith('model name'): return line.split(':', 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--bs', type=int, default=64, help='effective batch size')
+    p.add_argument('--size', type=int, default=32, help='image side in pixels')
+    p.add_argument('--n', type=int, default=512, help='training images per epoch')
+    p.add_argument('--accums', default='1,2,4,8', help='comma-separated accumulation steps; the first is the reference')
+    p.add_argument('--reps', type=int, default=3, help='timed epochs per setting (after one warm-up)')
+    p.add_argument('--out', default=str(Path(__file__).parent/'results'/'accum_time.json'), help="JSON file to write; '' for none")
+    a = p.parse_args()
+    accums = tuple(int(s) for s in a.accums.split(','))
+    machine = f"{cpu_name()}, {torch.get_num_threads()} torch threads"
+    print(f"accum_cnn, effective batch {a.bs}, {a.n} images of 3x{a.size}x{a.size} per epoch, torch {torch.__version__}, {machine}")
+    df = accum_times(accums, a.bs, a.size, a.n, a.reps)
+    print(f"\nseconds per epoch (median of {a.reps}), CPU:")
+    print(df.to_string(index=False))
+    if a.out:
+        res = dict(machine=machine, torch=torch.__version__, date=str(date.today()), bs=a.bs, size=a.size, n=a.n,
+                   reps=a.reps, rows=df.to_dict('records'))
+        out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(out)   # never half a file
+        print(f"\nwrote {out}")
+
+if __name__ == '__main__': main()

@@ -4,39 +4,113 @@
 
 # %% ../nbs/90_files.ipynb #c19b5c7a
 from __future__ import annotations
-import os, json, hashlib, shutil, tempfile
+import os, re, json, time, hashlib, secrets, shutil, tempfile
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['data_home', 'cache_key', 'atomic_dir']
+__all__ = ['ORPHAN_AGE', 'MANIFEST', 'data_home', 'cache_key', 'atomic_dir', 'atomic_write', 'dir_problem', 'cached_dir']
 
 # %% ../nbs/90_files.ipynb #7280ab34
 def data_home()->Path:
-    "Folder for generated data sets: `$COURSE_HELPERS_DATA`, else `~/.cache/course_helpers`."
-    return Path(os.environ.get('COURSE_HELPERS_DATA', Path.home()/'.cache'/'course_helpers'))
+    "Folder for generated data sets: `$COURSE_HELPERS_DATA` (`~` expanded; empty means unset), else `~/.cache/course_helpers`."
+    env = os.environ.get('COURSE_HELPERS_DATA', '').strip()
+    return Path(env).expanduser().absolute() if env else Path.home()/'.cache'/'course_helpers'
 
 # %% ../nbs/90_files.ipynb #7b06a46f
+def _plain(o):
+    "A JSON-able form of `o`: NumPy (and PyTorch) values as Python ones, anything else as its `str`."
+    return o.tolist() if hasattr(o, 'tolist') else str(o)
+
 def cache_key(**params)->str:
     "A short hash of `params` that names a cache folder: any change to them gives another name."
-    return hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:10]
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=_plain).encode()).hexdigest()[:10]
 
 # %% ../nbs/90_files.ipynb #e0580a0a
-def atomic_dir(path:Path|str, # the folder to create; it must not exist yet
-               write,         # `write(tmp)` fills the new folder `tmp`
+_TMP = re.compile(r'\..+\.tmp[a-z0-9_]{8}')  # the temporary folders and files `atomic_dir` and `atomic_write` make
+ORPHAN_AGE = 3600  # seconds without a change after which a temporary folder is taken for a killed writer's
+
+def _last_change(path:Path)->float:
+    "The latest modification time of `path` and everything under it (now, if it changes while we look)."
+    try: return max([path.stat().st_mtime] + [p.stat().st_mtime for p in path.rglob('*')])
+    except FileNotFoundError: return time.time()
+
+def _clean_orphans(folder:Path, max_age:float=ORPHAN_AGE):
+    "Delete the temporary folders and files in `folder` that killed writers left, untouched for `max_age` seconds."
+    for p in folder.iterdir():
+        if not _TMP.fullmatch(p.name) or time.time() - _last_change(p) <= max_age: continue
+        if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
+        else: p.unlink(missing_ok=True)
+
+def atomic_dir(path:Path|str,         # the folder to create (`~` expanded)
+               write,                 # `write(tmp)` fills the new folder `tmp`
+               overwrite:bool=False,  # replace `path` if it exists (else: refuse)
               )->Path:
     "Call `write(tmp)` on a new folder beside `path`, then rename it to `path`: nobody sees half a folder."
-    path = Path(path)
-    if path.exists(): raise FileExistsError(f'{path} already exists: not overwriting it')
+    path = Path(path).expanduser()
+    if path.exists() and not overwrite: raise FileExistsError(f'{path} already exists: not overwriting it')
     path.parent.mkdir(parents=True, exist_ok=True)
+    _clean_orphans(path.parent)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f'.{path.name}.tmp'))
     try:
         tmp.chmod(0o755)
         write(tmp)
-        try: os.rename(tmp, path)
-        except OSError:  # another process finished the same folder first
-            if path.exists(): raise FileExistsError(f'{path} already exists: not overwriting it') from None
-            raise
+        if overwrite and path.exists():  # the old folder goes aside only now that the new one is whole
+            old = path.with_name(f'.{path.name}.old{secrets.token_hex(4)}')
+            os.rename(path, old)
+            try: os.rename(tmp, path)
+            except BaseException: os.rename(old, path); raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            try: os.rename(tmp, path)
+            except OSError:  # another process finished the same folder first
+                if path.exists(): raise FileExistsError(f'{path} already exists: not overwriting it') from None
+                raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return path
+
+# %% ../nbs/90_files.ipynb #46ee70c9
+def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing one is replaced whole
+                 data:bytes|str, # its new contents (`str` is written as UTF-8)
+                )->Path:
+    "Write `data` to a temporary file beside `path`, then rename it to `path`: readers see the old file or the new one."
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            f.write(data.encode() if isinstance(data, str) else data)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+# %% ../nbs/90_files.ipynb #c59ef465
+MANIFEST = '.manifest.json'  # written last by `cached_dir`: the size of every file in the folder
+
+def dir_problem(path:Path|str)->str|None:
+    "Why `path` is not a complete folder written by `cached_dir` (a file missing or cut short), or None if it is."
+    path = Path(path).expanduser()
+    if not path.is_dir(): return f'{path} does not exist'
+    try: sizes = json.loads((path/MANIFEST).read_text())
+    except (OSError, ValueError): return f'{path/MANIFEST} is missing or unreadable'
+    for f,size in sizes.items():
+        if not (path/f).is_file(): return f'{path/f} is missing'
+        if (got := (path/f).stat().st_size) != size: return f'{path/f} has {got:,} bytes, not {size:,}'
+
+def cached_dir(path:Path|str, # the folder (`~` expanded)
+               write,         # `write(tmp)` fills a new folder `tmp`
+              )->Path:
+    "The folder `path`, written whole by `write` (with `atomic_dir`) if it does not exist or is no longer complete."
+    path = Path(path).expanduser()
+    if dir_problem(path) is None: return path
+    def _write(d):
+        write(d)
+        (d/MANIFEST).write_text(json.dumps({str(p.relative_to(d)):p.stat().st_size for p in sorted(d.rglob('*')) if p.is_file()}))
+    try: return atomic_dir(path, _write, overwrite=path.exists())
+    except FileExistsError:  # another process wrote it meanwhile
+        if dir_problem(path) is None: return path
+        raise

@@ -4,7 +4,7 @@
 
 # %% ../nbs/10_movielens.ipynb #c3b88bc1
 from __future__ import annotations
-import csv, io, json, mmap, os, shutil, socket, threading, urllib.parse, warnings
+import csv, io, json, mmap, numbers, os, shutil, socket, threading, urllib.parse, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.data.external import fastai_path, untar_data, URLs
@@ -26,11 +26,19 @@ RATING_COLS = ('user', 'movie', 'rating', 'timestamp')
 ITEM_COLS = ('movie', 'title', 'release_date', 'video_release_date', 'url') + ML_GENRES
 
 # %% ../nbs/10_movielens.ipynb #760491f4
+def _rating_array(x, name):
+    "`x` as a 1-d float array of finite ratings; a clear error naming `name` if it is not one."
+    try: x = np.asarray(x, dtype=float)
+    except (TypeError, ValueError) as e: raise TypeError(f'{name} must hold numbers: {e}') from None
+    if x.ndim != 1: raise ValueError(f'{name} must be one-dimensional, got shape {x.shape}')
+    if not np.isfinite(x).all(): raise ValueError(f'{name} holds NaN or infinite ratings')
+    return x
+
 def mean_rmse(train, # training ratings (any array-like)
               valid, # validation ratings
              )->float:
     "RMSE on `valid` of predicting the mean of `train` for every rating: the baseline any model must beat."
-    train,valid = np.asarray(train, dtype=float),np.asarray(valid, dtype=float)
+    train,valid = _rating_array(train, 'train'),_rating_array(valid, 'valid')
     if not len(train) or not len(valid): raise ValueError(f"need ratings in both parts, got {len(train)} training and {len(valid)} validation")
     return float(np.sqrt(((valid - train.mean())**2).mean()))
 
@@ -40,6 +48,9 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
                     stars=None,           # the possible ratings, for `shares`; None: 1..5 if they all are, else those present
                    )->dict:               # the keys of `ML100K`
     "The statistics that `ML100K` lists, computed from `ratings`."
+    if missing := [c for c in ('user', 'movie', 'rating') if c not in getattr(ratings, 'columns', ())]:
+        raise ValueError(f'ratings needs columns user, movie and rating; {", ".join(missing)} missing')
+    if not len(ratings): raise ValueError('ratings is empty: no statistics to compute')
     per_movie,per_user = ratings.movie.value_counts().values,ratings.user.value_counts().values
     r,pcts = ratings.rating.values,ML100K['pcts']
     if stars is None: stars = range(1, 6) if np.isin(r, range(1, 6)).all() else np.unique(r)
@@ -125,6 +136,8 @@ def read_ratings(fname:Path|str,      # a file in the u.data format: user, movie
     "Read and check a ratings file in ML-100k's u.data format (also u1.base, u1.test, ...)."
     fname = Path(fname).expanduser()
     if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
+    if not (isinstance(rating_range, (tuple, list)) and len(rating_range) == 2 and all(isinstance(v, numbers.Real) for v in rating_range)
+            and rating_range[0] < rating_range[1]): raise ValueError(f'rating_range={rating_range!r} must be (lowest, highest), lowest first')
     df = _fast_ratings(fname, rating_range)
     if df is not None: return df
     raw = _read_table(fname, '\t', RATING_COLS)  # something is off: read it again, column by column, to say what and where
@@ -245,6 +258,7 @@ def load_movielens(path:Path|str|None=None, # an ML-100k-layout folder; None: se
                   )->pd.DataFrame:          # columns user, movie, rating, timestamp, title
     "Ratings with movie titles from an ML-100k-layout folder (u.data, u.item), checked on the way in."
     path = movielens_path(path)
+    if path.is_file(): raise NotADirectoryError(f'{path} is a file: expected a MovieLens folder')
     if not path.is_dir(): raise FileNotFoundError(f'MovieLens folder {path} not found')
     if rating_range is None:
         meta = path/'synthetic.json'

@@ -5,12 +5,13 @@
 # %% ../nbs/11_movielens_synth.ipynb #0e068094
 from __future__ import annotations
 import json, inspect
+from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.meta import delegates
 from scipy.special import ndtr
-from .files import data_home, cache_key, atomic_dir
+from .files import data_home, cache_key, atomic_dir, cached_dir, dir_problem, _plain
 from .movielens import *
 
 # %% auto #0
@@ -137,6 +138,8 @@ class MovieLensTruth:
     def score(self, user, movie):
         "Latent score without noise, for arrays of user ids and movie ids."
         u,m = np.asarray(user)-1,np.asarray(movie)-1
+        for what,i,n in (('user', u, len(self.user_bias)), ('movie', m, len(self.movie_bias))):
+            if i.size and (i.min() < 0 or i.max() >= n): raise IndexError(f'{what} ids must lie in 1..{n}, got {i.min()+1}..{i.max()+1}')
         dot = sum(self.user_factors[:,k][u]*self.movie_factors[:,k][m] for k in range(self.user_factors.shape[1]))  # no (n, n_factors) copies
         return self.mu + self.user_bias[u] + self.movie_bias[m] + dot
 
@@ -151,10 +154,11 @@ class MovieLensTruth:
         return float(np.sqrt(np.mean(err**2)))
 
 # %% ../nbs/11_movielens_synth.ipynb #8dab6ca1
-def _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars):
-    "Clear errors for sizes no data set can have, and for `shares` that do not fit `stars`."
-    if min(n_users, n_movies, min_user_ratings) < 1:
-        raise ValueError(f'n_users={n_users}, n_movies={n_movies} and min_user_ratings={min_user_ratings} must be at least 1')
+def _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars, n_factors, sds, genre_weight):
+    "Clear errors for sizes no data set can have, `shares` that do not fit `stars`, and spreads that make no sense."
+    sizes = dict(n_users=n_users, n_movies=n_movies, n_ratings=n_ratings, min_user_ratings=min_user_ratings, n_factors=n_factors)
+    for k,v in sizes.items():
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise ValueError(f'{k}={v!r} must be a whole number, at least 1')
     if min_user_ratings > n_movies: raise ValueError(f'min_user_ratings={min_user_ratings} exceeds n_movies={n_movies}')
     lo,hi = max(n_users*min_user_ratings, n_movies),n_users*n_movies
     if not lo <= n_ratings <= hi:
@@ -164,6 +168,9 @@ def _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars):
         raise ValueError(f'shares has {len(shares)} values and stars {len(stars)}: need one share per rating, at least 2')
     if (shares <= 0).any() or abs(shares.sum() - 1) > 0.01: raise ValueError(f'shares={tuple(shares)} must be positive and sum to 1')
     if (np.diff(stars) <= 0).any(): raise ValueError(f'stars={tuple(stars)} must increase')
+    for k,v in sds.items():
+        if not v >= (1e-9 if k == 'noise_sd' else 0): raise ValueError(f'{k}={v!r} must be {"positive" if k == "noise_sd" else "0 or more"}')
+    if not 0 <= genre_weight <= 1: raise ValueError(f'genre_weight={genre_weight!r} must lie in 0..1')
 
 # %% ../nbs/11_movielens_synth.ipynb #7a273a19
 def synth_movielens(n_users:int=943,         # users (ML-100k: 943)
@@ -183,7 +190,8 @@ def synth_movielens(n_users:int=943,         # users (ML-100k: 943)
     "Ratings shaped like ML-100k from planted biases, genre-driven factors and noise, cut into stars with `shares`."
     params,rng,f = dict(locals()),np.random.default_rng(seed),ML100K
     stars,shares = np.arange(1, len(shares)+1) if stars is None else np.asarray(stars),np.asarray(shares, dtype=float)
-    _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars)
+    _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars, n_factors,
+                 dict(user_bias_sd=user_bias_sd, movie_bias_sd=movie_bias_sd, factor_sd=factor_sd, noise_sd=noise_sd), genre_weight)
     n_user = _int_counts(_scale_to(_shape(n_users, f['pcts'], f['user_pcts'], f['min_user_ratings'], f['user_max']),
                                    n_ratings, min_user_ratings, n_movies), n_ratings, n_movies)
     movie_target = _scale_to(_shape(n_movies, f['pcts'], f['movie_pcts'], 1, f['movie_max']), n_ratings, 0.5, n_users)
@@ -264,24 +272,27 @@ def _write_tsv(df, fname, chunk=2**20):
             f.write(b[b != 0].tobytes())
 
 # %% ../nbs/11_movielens_synth.ipynb #75640112
+def _write_files(ratings, truth, d):
+    "Write a generated set into the existing folder `d`, in the ML-100k layout, plus synthetic.json and truth.npz."
+    stars = np.arange(1, len(truth.thresholds)+2) if truth.stars is None else np.asarray(truth.stars)
+    _write_tsv(ratings[list(RATING_COLS)], d/'u.data')
+    truth.movies.to_csv(d/'u.item', sep='|', header=False, index=False, encoding='latin-1')
+    for name,df in zip(('u1.base','u1.test'), _split_u1(ratings, (truth.params or {}).get('seed', 0))):
+        _write_tsv(df[list(RATING_COLS)], d/name)
+    scalars = dict(mu=truth.mu, noise_sd=truth.noise_sd, thresholds=truth.thresholds.tolist(), noise_floor=truth.noise_floor,
+                   stars=stars.tolist())
+    (d/'synthetic.json').write_text(json.dumps(dict(
+        note='GENERATED by course_helpers.movielens_synth.synth_movielens: not the real MovieLens data',
+        generator_version=ML_SYNTH_VERSION, rating_range=[stars[0].item(), stars[-1].item()], params=truth.params, truth=scalars),
+        indent=2, default=_plain))
+    np.savez(d/'truth.npz', **{k:getattr(truth, k) for k in ('user_bias','movie_bias','user_factors','movie_factors','genre_factors')})
+
 def write_movielens(ratings:pd.DataFrame, # from `synth_movielens`
                     truth:MovieLensTruth, # from `synth_movielens`
                     path:Path|str,        # a folder that does not exist yet
                    )->Path:
     "Write a generated set in the ML-100k layout (u.data, u.item, u1.base, u1.test) plus synthetic.json and truth.npz."
-    stars = np.arange(1, len(truth.thresholds)+2) if truth.stars is None else np.asarray(truth.stars)
-    def _write(d):
-        _write_tsv(ratings[list(RATING_COLS)], d/'u.data')
-        truth.movies.to_csv(d/'u.item', sep='|', header=False, index=False, encoding='latin-1')
-        for name,df in zip(('u1.base','u1.test'), _split_u1(ratings, (truth.params or {}).get('seed', 0))):
-            _write_tsv(df[list(RATING_COLS)], d/name)
-        scalars = dict(mu=truth.mu, noise_sd=truth.noise_sd, thresholds=truth.thresholds.tolist(), noise_floor=truth.noise_floor,
-                       stars=stars.tolist())
-        (d/'synthetic.json').write_text(json.dumps(dict(
-            note='GENERATED by course_helpers.movielens_synth.synth_movielens: not the real MovieLens data',
-            generator_version=ML_SYNTH_VERSION, rating_range=[stars[0].item(), stars[-1].item()], params=truth.params, truth=scalars), indent=2))
-        np.savez(d/'truth.npz', **{k:getattr(truth, k) for k in ('user_bias','movie_bias','user_factors','movie_factors','genre_factors')})
-    return atomic_dir(path, _write)
+    return atomic_dir(path, partial(_write_files, ratings, truth))
 
 # %% ../nbs/11_movielens_synth.ipynb #251b25f0
 ML_SYNTH_VERSION = 2  # bump when `synth_movielens` changes what a seed produces: cached sets then regenerate
@@ -295,18 +306,16 @@ def _synth_dir(**kwargs)->Path:
 
 @delegates(synth_movielens)
 def cached_synth_movielens(**kwargs)->Path: # folder in the ML-100k layout
-    "Folder holding `synth_movielens(**kwargs)` in the ML-100k layout, generated on first use only."
+    "Folder holding `synth_movielens(**kwargs)` in the ML-100k layout, generated on first use and whenever a file went missing."
     path = _synth_dir(**kwargs)
-    if not path.exists():
-        try: write_movielens(*synth_movielens(**kwargs), path)
-        except FileExistsError: pass  # another process wrote it meanwhile: same parameters, same data
-    return path
+    if dir_problem(path) is None: return path
+    return cached_dir(path, partial(_write_files, *synth_movielens(**kwargs)))
 
 # %% ../nbs/11_movielens_synth.ipynb #f8dbbdeb
 def movielens_truth(path:Path|str|None=None, # a folder written by `write_movielens`; None: the default generated set
                    )->MovieLensTruth:
     "The planted truth of a generated MovieLens folder, read back from its synthetic.json, truth.npz and u.item."
-    path = cached_synth_movielens() if path is None else Path(path)
+    path = cached_synth_movielens() if path is None else Path(path).expanduser()
     if not (path/'synthetic.json').is_file():
         raise FileNotFoundError(f'{path} has no synthetic.json: it is not a generated set, so there is no planted truth')
     meta,arrs = json.loads((path/'synthetic.json').read_text()),np.load(path/'truth.npz')

@@ -3,7 +3,7 @@ import dataclasses, functools, os, socket, time, zipfile
 from pathlib import Path
 import numpy as np, pandas as pd, pytest
 import course_helpers.movielens_synth as data, course_helpers.movielens
-from course_helpers.files import atomic_dir
+from course_helpers.files import atomic_dir, dir_problem
 from fastai.data.external import URLs
 from fastcore.xtras import untar_dir
 from course_helpers.movielens_synth import *
@@ -91,6 +91,15 @@ def test_missing_file(tmp_path, missing):
 
 def test_missing_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match='MovieLens folder .*nowhere not found'): load_movielens(tmp_path/'nowhere')
+
+def test_folder_arguments(tmp_path, monkeypatch):
+    "A file instead of a folder, a path with ~, a rating_range that is not (lowest, highest)."
+    d = ml_dir(tmp_path)
+    with pytest.raises(NotADirectoryError, match='u.data is a file: expected a MovieLens folder'): load_movielens(d/'u.data')
+    monkeypatch.setenv('HOME', str(tmp_path))
+    assert len(load_movielens('~/ml')) == 3
+    for r in [(5, 1), (3,), 5, ('a', 'b'), (1, 2, 3)]:
+        with pytest.raises(ValueError, match='must be \\(lowest, highest\\), lowest first'): load_movielens(d, rating_range=r)
 
 def test_ids_past_float_precision_stay_distinct(tmp_path):
     "Ids up to 2**63-1 are kept exactly: no rounding through floats merges two users."

@@ -12,7 +12,7 @@ __all__ = ['ORPHAN_AGE', 'MANIFEST', 'data_home', 'cache_key', 'atomic_dir', 'at
 
 # %% ../nbs/90_files.ipynb #7280ab34
 def data_home()->Path:
-    "Folder for generated data sets: `$COURSE_HELPERS_DATA` (`~` expanded; empty means unset), else `~/.cache/course_helpers`."
+    "Folder for generated data: `$COURSE_HELPERS_DATA` (`~` expanded; empty: unset), else `~/.cache/course_helpers`."
     env = os.environ.get('COURSE_HELPERS_DATA', '').strip()
     return Path(env).expanduser().absolute() if env else Path.home()/'.cache'/'course_helpers'
 
@@ -35,7 +35,7 @@ def _last_change(path:Path)->float:
     except FileNotFoundError: return time.time()
 
 def _clean_orphans(folder:Path, max_age:float=ORPHAN_AGE):
-    "Delete the temporary folders and files in `folder` that killed writers left, untouched for `max_age` seconds."
+    "Delete temporary folders and files that killed writers left in `folder`, untouched for `max_age` s."
     for p in folder.iterdir():
         if not _TMP.fullmatch(p.name) or time.time() - _last_change(p) <= max_age: continue
         if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
@@ -74,7 +74,7 @@ def atomic_dir(path:Path|str,         # the folder to create (`~` expanded)
 def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing one is replaced whole
                  data:bytes|str, # its new contents (`str` is written as UTF-8)
                 )->Path:
-    "Write `data` to a temporary file beside `path`, then rename it to `path`: readers see the old file or the new one."
+    "Write `data` to a temporary file beside `path`, then rename it to `path`: readers see old or new."
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.tmp')
@@ -92,7 +92,7 @@ def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing 
 MANIFEST = '.manifest.json'  # written last by `cached_dir`: the size of every file in the folder
 
 def dir_problem(path:Path|str)->str|None:
-    "Why `path` is not a complete folder written by `cached_dir` (a file missing or cut short), or None if it is."
+    "Why `path` is not a whole folder written by `cached_dir` (a file missing or cut short), or None."
     path = Path(path).expanduser()
     if not path.is_dir(): return f'{path} does not exist'
     try: sizes = json.loads((path/MANIFEST).read_text())
@@ -104,7 +104,7 @@ def dir_problem(path:Path|str)->str|None:
 def cached_dir(path:Path|str, # the folder (`~` expanded)
                write,         # `write(tmp)` fills a new folder `tmp`
               )->Path:
-    "The folder `path`, written whole by `write` (with `atomic_dir`) if it does not exist or is no longer complete."
+    "The folder `path`, written whole by `write` (with `atomic_dir`) if missing or no longer complete."
     path = Path(path).expanduser()
     if dir_problem(path) is None: return path
     def _write(d):

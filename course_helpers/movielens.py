@@ -37,7 +37,7 @@ def _rating_array(x, name):
 def mean_rmse(train, # training ratings (any array-like)
               valid, # validation ratings
              )->float:
-    "RMSE on `valid` of predicting the mean of `train` for every rating: the baseline any model must beat."
+    "RMSE on `valid` of predicting the mean of `train` for every rating: the baseline to beat."
     train,valid = _rating_array(train, 'train'),_rating_array(valid, 'valid')
     if not len(train) or not len(valid): raise ValueError(f"need ratings in both parts, got {len(train)} training and {len(valid)} validation")
     return float(np.sqrt(((valid - train.mean())**2).mean()))
@@ -65,7 +65,7 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
 
 # %% ../nbs/10_movielens.ipynb #3a1ffdc8
 def _line(fname, row):
-    "Line number (from 1) and text of data row `row` (from 0) of `fname`, counting the blank lines that pandas skips."
+    "Line number and text of data row `row` (from 0) of `fname`, counting the blank lines pandas skips."
     with open(fname, 'rb') as f:
         for n,line in enumerate(f, 1):
             if line.strip(b'\r\n'):
@@ -78,7 +78,7 @@ def _table_error(fname, row, col, msg):
     return ValueError(f"{fname}, line {_line(fname, row)[0]}, column '{col}': {msg}")
 
 def _read_table(fname, sep, names):
-    "A headerless table: numbers where a column holds only numbers, else text; a clear error if it is empty, ragged or has a blank field."
+    "A headerless table (numbers where a column holds only numbers); clear errors if empty, ragged or blank."
     what = ('tab' if sep == '\t' else repr(sep)) + '-separated ' + ', '.join(names)
     if not fname.read_bytes().strip(): raise ValueError(f'{fname} is empty: expected {what}')
     try: df = pd.read_csv(fname, sep=sep, header=None, keep_default_na=False, quoting=csv.QUOTE_NONE, low_memory=False)
@@ -116,7 +116,7 @@ def _has_bytes(fname, chars):
     with open(fname, 'rb') as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m: return any(m.find(bytes([c])) >= 0 for c in chars)
 
 def _fast_ratings(fname, rating_range):
-    "The ratings of `fname` parsed straight to numbers, or None if anything is off (the careful reader then says what)."
+    "The ratings of `fname` parsed straight to numbers, or None if anything is off."
     if not fname.stat().st_size or _has_bytes(fname, b'tTfF'): return None  # pandas reads True and False as 1 and 0, even as ints
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # pandas warns about some malformed files: the careful reader explains them
@@ -158,7 +158,7 @@ def _encoding(raw:bytes)->str:
     return 'utf-8'
 
 def _item_table(raw, fname, encoding):
-    "Movie ids and titles from the u.item bytes `raw`; a title may hold `|` on a line that has all 24 fields."
+    "Movie ids and titles from the u.item bytes `raw`; a title may hold `|` on a line of all 24 fields."
     n = len(ITEM_COLS)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # a malformed file goes the slow way below
@@ -213,7 +213,7 @@ def _online(host:str, timeout:float, port:int=443)->bool:
     return bool(ok)
 
 def _download_ml100k(dest:Path, timeout:float=3.)->Path:
-    "Download ML-100k with fastai's `untar_data` into a temporary folder, check it, then rename it to `dest`."
+    "Download ML-100k with `untar_data` into a temporary folder, check it, then rename it to `dest`."
     host = urllib.parse.urlparse(URLs.ML_100k).hostname
     if not _online(host, timeout): raise ConnectionError(f'{host} did not answer within {timeout:g} s')
     def _write(d):
@@ -229,7 +229,7 @@ def _download_ml100k(dest:Path, timeout:float=3.)->Path:
 # %% ../nbs/10_movielens.ipynb #d2509da7
 def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: the real ML-100k if on disk or downloadable, else generated
                   )->Path:
-    "The MovieLens folder to use; with no `path`, prints in one line whether it is the real ML-100k or a generated one, and why."
+    "The MovieLens folder to use; with no `path`, prints whether it is the real ML-100k or generated, and why."
     if path is not None: return Path(path).expanduser()
     real = fastai_path('data')/'ml-100k'
     if os.environ.get('COURSE_HELPERS_SYNTH'): why = 'COURSE_HELPERS_SYNTH is set: generated stand-ins only'

@@ -1,13 +1,23 @@
-"MovieLens loaders and generator in course_helpers.movielens and movielens_synth: bad input, files on disk, and the default set's shape."
-import dataclasses, functools, os, socket, time, zipfile
-from pathlib import Path
-import numpy as np, pandas as pd, pytest
+"""What the MovieLens notebooks cannot show: bad files, failed writes, the cache on disk, and where the loaders find the data.
+
+Cases from the bad-input audit (issue 13) and where each is tested: u.data with a missing, non-numeric, NaN, inf, True/False,
+out-of-range or too-large value, extra or missing columns, blank lines before the bad one (`test_bad_ratings`); u.item with
+a missing title, a bad, duplicated or too-large id, True as an id (`test_bad_movies`), with '|' or a leading quote in a
+title and UTF-8 text (10_movielens); ids past 2**53 (`test_ids_past_float_precision_stay_distinct`); a file for a folder,
+'~' in a path, a bad `rating_range` (`test_folder_arguments`); a cut or wrong download, no network, an incomplete real
+folder (`test_broken_download`, `test_default_generated`, `test_incomplete_real_folder`); a file deleted from a cached set
+(`test_cached_set_regenerated_when_a_file_went`); `mean_rmse` and `movielens_stats` on empty, 2-d, NaN or string input
+(10_movielens); generator sizes, spreads and ids out of range (11_movielens_synth); `COURSE_HELPERS_DATA` set to '' or
+'~/...', killed writers, failing renames and disks (tests/test_files.py).
+"""
+import functools, socket, time, zipfile
+import pandas as pd, pytest
 import course_helpers.movielens_synth as data, course_helpers.movielens
-from course_helpers.files import atomic_dir, dir_problem
+from course_helpers.files import dir_problem
 from fastai.data.external import URLs
 from fastcore.xtras import untar_dir
-from course_helpers.movielens_synth import *
-from course_helpers.movielens import (ML100K, ML_GENRES, load_movielens, movielens_path, movielens_stats, read_movies, read_ratings)
+from course_helpers.movielens_synth import cached_synth_movielens, movielens_shape, movielens_truth, synth_movielens, write_movielens
+from course_helpers.movielens import load_movielens, read_ratings
 
 GOOD_DATA = '1\t10\t4\t881250949\n2\t20\t3\t881250950\n1\t20\t5\t881250951\n'
 REST = '|01-Jan-1995||http://x|' + '|'.join('0'*19)  # the 22 fields after a title in u.item
@@ -24,18 +34,6 @@ def ml_dir(tmp_path, u_data=GOOD_DATA, u_item=GOOD_ITEM, name='ml'):
 @pytest.fixture(scope='module')
 def small():
     return synth_movielens(n_users=60, n_movies=150, n_ratings=3000, seed=3)
-
-@pytest.fixture(scope='module')
-def default():
-    return synth_movielens()
-
-# --- reading good files
-
-def test_load_good_folder(tmp_path):
-    df = load_movielens(ml_dir(tmp_path))
-    assert list(df.columns) == ['user', 'movie', 'rating', 'timestamp', 'title']
-    assert df.title.tolist() == ['Heat (1995)', 'Amélie (2001)', 'Amélie (2001)']  # latin-1 decoded, u.data order kept
-    assert df.rating.tolist() == [4, 3, 5] and df.rating.dtype == np.int64
 
 # --- bad input: each error names the file and the line, column or value
 
@@ -116,85 +114,13 @@ def test_rating_range_is_a_parameter(tmp_path):
     with pytest.raises(ValueError, match=r"line 2, column 'rating': 0.5 is outside the declared range 1\.\.10"):
         read_ratings(d/'u.data', rating_range=(1, 10))
 
-# --- the generator on small sizes
-
-@pytest.mark.parametrize('nu,nm,nr', [(60, 150, 3000), (30, 40, 1000), (100, 500, 2000), (25, 30, 750)])
-def test_synth_shapes(nu, nm, nr):
-    r,t = synth_movielens(n_users=nu, n_movies=nm, n_ratings=nr, n_factors=4, seed=0)
-    assert list(r.columns) == ['user', 'movie', 'rating', 'timestamp', 'title']
-    assert len(r) == nr and not r.duplicated(['user', 'movie']).any()
-    assert sorted(r.user.unique()) == list(range(1, nu+1)) and sorted(r.movie.unique()) == list(range(1, nm+1))
-    assert r.groupby('user').size().min() >= 20 and r.rating.between(1, 5).all()
-    assert t.user_factors.shape == (nu, 4) and t.movie_factors.shape == (nm, 4) and t.user_bias.shape == (nu,)
-    assert len(t.movies) == nm and t.movies.title.is_unique and not r.title.isna().any()
-
-def test_synth_reproducible(small):
-    again,_ = synth_movielens(n_users=60, n_movies=150, n_ratings=3000, seed=3)
-    pd.testing.assert_frame_equal(again, small[0])
-    other,_ = synth_movielens(n_users=60, n_movies=150, n_ratings=3000, seed=4)
-    assert not other.equals(small[0])
-
-def test_synth_bad_sizes():
-    with pytest.raises(ValueError, match='n_ratings=100 must lie between'): synth_movielens(n_users=10, n_movies=50, n_ratings=100)
-    with pytest.raises(ValueError, match='n_ratings=600 must lie between'): synth_movielens(n_users=10, n_movies=50, n_ratings=600)
-    with pytest.raises(ValueError, match='min_user_ratings=20 exceeds n_movies=10'): synth_movielens(n_users=5, n_movies=10, n_ratings=50)
-
-def test_truth_noise_floor(small):
-    r,t = small
-    e = t.expected_rating(r.user.values, r.movie.values)
-    assert np.isclose(t.noise_floor, np.sqrt(((e - r.rating)**2).mean()))
-    # knowing less than the truth is worse: drop the factors, or shift the score
-    assert dataclasses.replace(t, user_factors=0*t.user_factors).best_rmse(r) > t.noise_floor + 0.05
-    assert dataclasses.replace(t, mu=t.mu + 0.5).best_rmse(r) > t.noise_floor
-    # with almost no noise, the expected rating is the rating
-    crisp,tc = synth_movielens(n_users=60, n_movies=150, n_ratings=3000, noise_sd=1e-3, seed=3)
-    assert tc.noise_floor < 0.05
-
-def test_genres_drive_movie_factors(default):
-    t = default[1]
-    g = t.movies[list(ML_GENRES)].values
-    assert (g.sum(1) >= 1).all()
-    v = t.movie_factors/np.linalg.norm(t.movie_factors, axis=1, keepdims=True)
-    iu = np.triu_indices(len(g), 1)
-    same = (g @ g.T > 0)[iu]
-    cos = (v @ v.T)[iu]
-    assert cos[same].mean() > cos[~same].mean() + 0.2
-
-# --- writing and reading back
-
-def test_round_trip(tmp_path, small):
-    r,t = small
-    d = write_movielens(r, t, tmp_path/'synth')
-    assert sorted(o.name for o in d.iterdir()) == ['synthetic.json', 'truth.npz', 'u.data', 'u.item', 'u1.base', 'u1.test']
-    pd.testing.assert_frame_equal(load_movielens(d), r)
-    t2 = movielens_truth(d)
-    for k in ('user_bias', 'movie_bias', 'user_factors', 'movie_factors', 'genre_factors', 'thresholds'):
-        np.testing.assert_array_equal(getattr(t2, k), getattr(t, k))
-    assert (t2.mu, t2.noise_sd, t2.noise_floor, t2.params) == (t.mu, t.noise_sd, t.noise_floor, {**t.params, 'shares': list(t.params['shares'])})
-    assert np.isclose(t2.best_rmse(r), t.noise_floor)
-    assert (t2.movies[list(ML_GENRES)].values == t.movies[list(ML_GENRES)].values).all()
-    assert 'GENERATED' in (d/'synthetic.json').read_text()
-
-def test_u1_split(tmp_path, small):
-    d = write_movielens(*small, tmp_path/'synth')
-    base,test = read_ratings(d/'u1.base'),read_ratings(d/'u1.test')
-    assert len(base) + len(test) == len(small[0])
-    assert 0.17 < len(test)/len(small[0]) < 0.23
-    assert test.user.isin(base.user).all()
-    both = pd.concat([base, test])
-    assert not both.duplicated(['user', 'movie']).any()
-    assert both.sort_values(['user', 'movie']).reset_index(drop=True).equals(
-        small[0][list(data.RATING_COLS)].sort_values(['user', 'movie']).reset_index(drop=True))
+# --- writing generated sets, and their cache
 
 def test_write_is_atomic(tmp_path, small, monkeypatch):
     def boom(*a, **k): raise OSError('disk full')
     monkeypatch.setattr(data.np, 'savez', boom)  # fail after u.data, u.item, ... are written
     with pytest.raises(OSError, match='disk full'): write_movielens(*small, tmp_path/'synth')
     assert list(tmp_path.iterdir()) == []  # neither the folder nor a half-written temporary one
-
-def test_write_refuses_existing(tmp_path, small):
-    (tmp_path/'synth').mkdir()
-    with pytest.raises(FileExistsError, match='synth already exists'): write_movielens(*small, tmp_path/'synth')
 
 def test_truth_of_a_real_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match='not a generated set'): movielens_truth(ml_dir(tmp_path))
@@ -285,7 +211,7 @@ def test_incomplete_real_folder(homes, capsys, monkeypatch):
 
 def test_online_gives_up_in_time(monkeypatch):
     "A name lookup or connection that hangs costs `timeout` seconds, not minutes."
-    monkeypatch.setattr(course_helpers.movielens.socket, 'create_connection', lambda *a, **k: time.sleep(5))
+    monkeypatch.setattr(course_helpers.movielens.socket, 'create_connection', lambda *a, **k: (time.sleep(2), socket.socket())[1])
     t = time.perf_counter()
     assert not course_helpers.movielens._online('files.grouplens.org', 0.2)
     assert time.perf_counter() - t < 1.5
@@ -295,39 +221,20 @@ def test_online_gives_up_in_time(monkeypatch):
         assert course_helpers.movielens._online('127.0.0.1', 1, port)
     assert not course_helpers.movielens._online('127.0.0.1', 1, port)  # closed now
 
-# --- the default set is shaped like ML-100k
+def test_cached_set_regenerated_when_a_file_went(homes, small):
+    "A file deleted or cut short in a cached generated set: the next call writes the set again, whole."
+    fastai_data,cache = homes
+    d = cached_synth_movielens()
+    (d/'u1.test').unlink()
+    (d/'u.data').write_text('1\t1\t1\t1\n')
+    assert cached_synth_movielens() == d and not dir_problem(d)
+    pd.testing.assert_frame_equal(load_movielens(d), small[0])
+    assert [o.name for o in cache.iterdir()] == [d.name]  # nothing left beside it
 
-def test_default_matches_ml100k(default):
-    r,t = default
-    st = movielens_stats(r)
-    assert (st['n_users'], st['n_movies'], st['n_ratings']) == (943, 1682, 100_000)
-    assert st['min_user_ratings'] == 20
-    assert np.allclose(st['shares'], ML100K['shares'], atol=0.015)
-    assert abs(st['mean'] - ML100K['mean']) < 0.05 and abs(st['std'] - ML100K['std']) < 0.05
-    assert 20 <= st['movie_pcts'][2] <= 35  # real median: 27 ratings per movie
-    assert np.allclose(st['movie_pcts'], ML100K['movie_pcts'], rtol=0.15, atol=1)
-    assert np.allclose(st['user_pcts'], ML100K['user_pcts'], rtol=0.1)
-    assert 0.6 < st['movie_max']/ML100K['movie_max'] < 1.4 and 0.6 < st['user_max']/ML100K['user_max'] < 1.4
-    assert abs(st['top10_share'] - ML100K['top10_share']) < 0.03
-    assert abs(st['global_mean_rmse'] - ML100K['global_mean_rmse']) < 0.03
-    assert 0.7 < t.noise_floor < st['global_mean_rmse'] - 0.2  # room for a model to learn, but not to be perfect
-
-def test_stats_on_a_toy_table():
-    st = movielens_stats(pd.DataFrame(dict(user=[1,1,1,2], movie=[1,2,3,1], rating=[5,4,4,1])))
-    assert (st['n_users'], st['n_movies'], st['n_ratings'], st['min_user_ratings']) == (2, 3, 4, 1)
-    assert st['shares'] == (0.25, 0, 0, 0.5, 0.25) and st['mean'] == 3.5 and st['movie_max'] == 2
-
-def test_concurrent_writers(tmp_path):
-    "If another process renames its finished folder into place first, the loser cleans up and says so."
-    dest = tmp_path/'synth'
-    def write(d):
-        (d/'u.data').write_text(GOOD_DATA)
-        dest.mkdir(); (dest/'u.data').write_text(GOOD_DATA)  # the other process wins meanwhile
-    with pytest.raises(FileExistsError, match='already exists'): atomic_dir(dest, write)
-    assert [o.name for o in tmp_path.iterdir()] == ['synth'] and [o.name for o in dest.iterdir()] == ['u.data']
-
-def test_u1_split_keeps_test_users_in_base():
-    "Users with one or two ratings are the hard case: a plain random split would put some only in the test part."
-    r = pd.DataFrame(dict(user=np.repeat(np.arange(1, 201), 2)[:300], movie=np.arange(300)%7+1, rating=3, timestamp=0))
-    base,test = data._split_u1(r, seed=0)
-    assert len(test) > 0 and test.user.isin(base.user).all() and len(base)+len(test) == len(r)
+def test_cache_folder_changes_with_parameters_and_version(homes, monkeypatch):
+    a = data._synth_dir()
+    assert a == data._synth_dir(seed=42) == data._synth_dir(**movielens_shape('ml-100k'))  # the defaults are part of the name
+    assert len({a, data._synth_dir(seed=1), data._synth_dir(noise_sd=0.5), data._synth_dir(**movielens_shape('ml-1m'))}) == 4
+    with pytest.raises(TypeError, match='synth_movielens has no argument nusers'): cached_synth_movielens(nusers=10)
+    monkeypatch.setattr(data, 'ML_SYNTH_VERSION', data.ML_SYNTH_VERSION + 1)
+    assert a != data._synth_dir()

@@ -1,15 +1,9 @@
-"Mid-level data helpers on a tiny generated paddy set: bad input, files on disk, pickling for `learn.export`."
-import pickle, warnings
-
-import pytest, torch
-
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*')
-from fastai.data.core import TfmdLists
-
+"Mid-level data helpers: what needs pytest (files on disk, a home folder, pickling for `learn.export`); the behaviour is tested in nbs/05_midlevel.ipynb."
+import pickle
+import numpy as np, pytest, torch
 from course_helpers.paddy import load_paddy
 from course_helpers.paddy_synth import synth_paddy
-from course_helpers.midlevel import TitleNumericalize, paddy_datasets, tokenize_title
-from course_helpers.multitarget import paddy_dls
+from course_helpers.midlevel import TitleNumericalize, tokenize_title, paddy_datasets, siamese_dls, FixedPairs, RandomPairs, SiameseImage
 
 SMALL = dict(n_train=60, n_test=4, size=32, min_per=3)
 
@@ -29,20 +23,6 @@ def test_numericalize_pickles_with_its_vocab():
     assert num2.decode(num2(['heat', 'zzz'])) == ['heat', 'xxunk']
 
 
-def test_numericalize_setup_sees_training_split_only():
-    titles = ['Toy Story (1995)', 'Heat (1995)', 'Casino (1995)']
-    tl = TfmdLists(titles, [tokenize_title, TitleNumericalize()], splits=[[0, 1], [2]])
-    assert 'casino' not in tl.tfms[1].vocab and 'heat' in tl.tfms[1].vocab
-    assert tl.decode(tl.valid[0]) == ['xxunk', '(', '1995', ')']
-
-
-def test_paddy_datasets_same_split_as_paddy_dls(tiny):
-    path, df = tiny
-    ds, dls = paddy_datasets(path, df, seed=3), paddy_dls(path, df, size=32, bs=8, seed=3)
-    assert list(ds.valid.items) == list(dls.valid_ds.items)
-    assert ds.vocab == dls.valid_ds.vocab
-
-
 def test_paddy_datasets_file_missing_from_csv(tiny):
     path, df = tiny
     name = df.image_id.iloc[0]   # its image stays on disk; the error comes at setup (training) or on access (validation)
@@ -51,6 +31,28 @@ def test_paddy_datasets_file_missing_from_csv(tiny):
         for i in range(len(ds)): ds[i]
 
 
-def test_paddy_datasets_bad_column(tiny):
-    path, df = tiny
-    with pytest.raises(KeyError, match="no column 'colour'"): paddy_datasets(path, df, cols=('colour',))
+def test_siamese_dls_from_a_home_path(tiny, tmp_path, monkeypatch):
+    "A path with `~` is expanded; validation pairs are the same on every call, and all from the validation images."
+    path, _ = tiny
+    monkeypatch.setenv('HOME', str(path.parent))
+    dls = siamese_dls(f'~/{path.name}', size=16, bs=4, seed=1)
+    assert dls.valid.items[0].is_relative_to(path)
+    val = set(dls.valid.items)
+    pairs = dls.valid_ds.tfms[1].pairs
+    assert set(pairs) == val and all(f2 in val for f2,_ in pairs.values())
+    b1, b2 = dls.valid.one_batch(), dls.valid.one_batch()
+    assert all(torch.equal(u, v) for u, v in zip(b1, b2))
+    assert len(b1) == 3 and b1[0].shape == (4, 3, 16, 16)
+
+
+def test_siamese_transforms_pickle(tiny):
+    "`learn.export` pickles the DataLoaders' transforms: the pairs and their partners must survive it."
+    path, _ = tiny
+    dls = siamese_dls(path, size=16, bs=4)
+    fixed = pickle.loads(pickle.dumps(dls.valid_ds.tfms[1]))
+    assert isinstance(fixed, FixedPairs) and fixed.pairs == dls.valid_ds.tfms[1].pairs
+    f = dls.valid.items[0]
+    a, b = fixed(f, split_idx=1), dls.valid_ds.tfms[1](f, split_idx=1)
+    assert isinstance(a, SiameseImage) and a[2] == b[2] and np.array_equal(np.array(a[1]), np.array(b[1]))
+    rnd = pickle.loads(pickle.dumps(dls.train_ds.tfms[0]))
+    assert isinstance(rnd, RandomPairs) and rnd.by_label.keys() == dls.train_ds.tfms[0].by_label.keys()

@@ -96,7 +96,7 @@ def _to_num(df, fname, col, integer=True, sep='\t'):
     num = pd.to_numeric(df[col], errors='coerce') if df[col].dtype != bool else pd.Series(np.nan, df.index)  # True, False: not numbers
     x = num.astype(float)
     # ids that would wrap around in int64, or lose digits in a column read as floats: distinct ids would merge
-    big = integer & np.isfinite(x) & (x.abs() >= (2.**53 if num.dtype.kind == 'f' else 2.**63) if num.dtype.kind == 'f' else num > 2**63-1)
+    big = integer & np.isfinite(x) & ((x.abs() >= 2.**53) if num.dtype.kind == 'f' else (num > 2**63-1))
     bad = ~np.isfinite(x) | (integer & (x != x.round())) | big
     if bad.any():
         i = bad.values.argmax()

@@ -30,7 +30,7 @@ The tables are printed and written to --out (JSON; default benchmarks/results/ac
     python benchmarks/accum_gpu.py                       # on a CUDA machine, about 1-3 minutes
     python benchmarks/accum_gpu.py --device cpu --quick --out /tmp/accum_gpu.json   # check the script without a GPU
 """
-import argparse, json, time
+import argparse, json, re, time
 from datetime import date
 from pathlib import Path
 import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
@@ -71,9 +71,10 @@ class Trainer:
     def __call__(self, xb):
         "A whole training step on the batch `xb` (the `step` that `largest_bs` runs)."
         try: self.micro(xb); self.step()
-        except torch.cuda.OutOfMemoryError:             # leave a clean state for the next, smaller try
-            self.opt.zero_grad(set_to_none=True); self.scaler = self.new_scaler()
-            raise
+        except RuntimeError as e:                        # OutOfMemoryError is one; cuDNN/cuBLAS may word it otherwise
+            if not isinstance(e, torch.cuda.OutOfMemoryError) and not re.search('out of memory|ALLOC_FAILED', str(e)): raise
+            self.opt.zero_grad(set_to_none=True); self.scaler = self.new_scaler()   # a clean state for the next try
+            raise e if isinstance(e, torch.cuda.OutOfMemoryError) else torch.cuda.OutOfMemoryError(str(e)) from e
     def accum_step(self, size:int, bs:int, accum:int):
         "One optimizer step at effective batch `bs`, as `accum` micro-batches of random `size`-px images."
         for _ in range(accum): self.micro(torch.randn(bs//accum, 3, size, size, device=self.device), accum)
@@ -164,16 +165,20 @@ def main():
                 context_GiB=context_bytes(dev)/GiB)
     print(f"{info['model']}, {info['precision']}, {info['optimizer']}; {name}, torch {torch.__version__}, CUDA {torch.version.cuda}")
     if dev.type == 'cuda': print(f"device memory {info['total_GiB']:.1f} GiB; this process's CUDA context {info['context_GiB']:.2f} GiB")
+    def save(**res):
+        "Write what is measured so far to `a.out`, whole or not at all."
+        if not a.out: return
+        out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(info, **res), indent=1)); tmp.replace(out)
+        return out
     acc = accum_table(tr, sizes)
     print("\n1. one optimizer step at effective batch 64 (GiB):")
     print(show(acc, ['size', 'accum', 'micro_bs', 'alloc_GiB', 'reserved_GiB', 'used_GiB']))
+    save(accum=acc, cards=[])                                # kept even if the card search fails
     crd = card_table(tr, sizes, cards, max_bs, a.time_limit)
     print(f"\n2. largest batch (multiple of 8) whose training step fits each card ({'emulated' if dev.type == 'cuda' else 'CPU budget'}):")
     print(show(crd, ['size', 'card_GB', 'usable_GiB', 'largest_bs', 'emulated', 'search_s']))
     print(f"\ntotal {time.perf_counter()-t0:.0f} s")
-    if a.out:
-        out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(info, accum=acc, cards=crd), indent=1)); tmp.replace(out)
-        print(f"wrote {out}")
+    if out := save(accum=acc, cards=crd): print(f"wrote {out}")
 
 if __name__ == '__main__': main()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_collab.ipynb #179fc9b1
 from __future__ import annotations
-import hashlib, io, json, os, tempfile, warnings
+import hashlib, io, json, warnings
 from contextlib import contextmanager
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -12,6 +12,7 @@ from torch import nn
 from fastai.tabular.all import *
 from fastai.collab import *
 from fastai.callback.schedule import combined_cos
+from .files import atomic_write
 
 # %% auto #0
 __all__ = ['FEEDBACK_LIMITS', 'TrackRow', 'create_params', 'DotProductBias', 'l2_penalty', 'add_wd_grad_', 'one_cycle_lr_sum',
@@ -368,21 +369,10 @@ def _sha(cfg:dict)->str:
     "SHA-256 of `cfg` written as canonical JSON."
     return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
 
-def _write_atomic(fname:Path, data:bytes):
-    "Write `data` to `fname` via a checked temporary file and `os.replace`: old or new, never half."
-    fd,tmp = tempfile.mkstemp(dir=fname.parent, prefix=f'.{fname.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
-        if (size := os.path.getsize(tmp)) != len(data): raise OSError(f"{tmp}: {size} of {len(data)} bytes written")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, fname)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-
 def _ours(name:str)->bool:
     "Whether a file named `name` is one `CollabModel.save` writes (or an older one wrote)."
     return (name in ('collab.json', 'model.pth', '.lock') or (name.startswith('weights-') and name.endswith('.pth'))
-            or (name.startswith('.') and name.endswith('.tmp')))
+            or (name.startswith('.') and '.tmp' in name))   # `atomic_write`'s temporary files
 
 @contextmanager
 def _locked(path:Path):
@@ -412,8 +402,8 @@ def save(self:CollabModel, path:str|Path)->Path:
     cfg['weights'] = dict(file=f'weights-{sha[:16]}.pth', size=len(data), sha256=sha)
     path.mkdir(parents=True, exist_ok=True)
     with _locked(path):
-        _write_atomic(path/cfg['weights']['file'], data)
-        _write_atomic(path/'collab.json', json.dumps(cfg | dict(sha256=_sha(cfg))).encode())
+        atomic_write(path/cfg['weights']['file'], data)
+        atomic_write(path/'collab.json', json.dumps(cfg | dict(sha256=_sha(cfg))))
         for p in path.iterdir():   # the old weights, and temporary files of an interrupted save: best effort, the next save retries
             if _ours(p.name) and p.name not in ('collab.json', '.lock', cfg['weights']['file']):
                 try: p.unlink(missing_ok=True)

@@ -71,17 +71,24 @@ def atomic_dir(path:Path|str,         # the folder to create (`~` expanded)
     return path
 
 # %% ../nbs/90_files.ipynb #46ee70c9
+def _umask()->int:
+    "The process's umask (read by setting it and putting it back)."
+    m = os.umask(0o22); os.umask(m); return m
+
 def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing one is replaced whole
                  data:bytes|str, # its new contents (`str` is written as UTF-8)
                 )->Path:
     "Write `data` to a temporary file beside `path`, then rename it to `path`: readers see old or new."
+    if isinstance(data, str): data = data.encode()
+    if not isinstance(data, (bytes, bytearray, memoryview)): raise TypeError(f"atomic_write: data must be str or bytes, got {type(data).__name__}")
+    data = bytes(data)
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.tmp')
     try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data.encode() if isinstance(data, str) else data)
-            f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, 'wb') as f: f.write(data); f.flush(); os.fsync(f.fileno())
+        if (size := os.path.getsize(tmp)) != len(data): raise OSError(f"{tmp}: {size:,} of {len(data):,} bytes written")
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; give it the mode a plain open() would
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

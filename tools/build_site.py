@@ -25,7 +25,7 @@ def build(path:Path, slow=False):
     start, err = time.time(), None
     nb, flags = nbformat.read(path, as_version=4), CFG.tst_flags.split() if slow else ()
     try: execute(nb, path, flags)
-    except CellExecutionError as e: err = (str(e).strip().splitlines() or [repr(e)])[-1]   # the page shows the traceback
+    except CellExecutionError as e: err = f"{e.ename}: {' '.join(str(e.evalue).split())}"[:300]   # the page shows the traceback
     for c in nb.cells:
         if c.cell_type == 'code' and (why := skip_reason(c, flags)): add_comment(c, skip_note(c, why))
     return nb, time.time() - start, err

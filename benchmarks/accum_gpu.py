@@ -27,13 +27,14 @@ Two measurements:
      A card at least as large as this device is measured as this device.
 The tables are printed and written to --out (JSON; default benchmarks/results/accum_gpu.json), which 00_accum shows.
 
-    python benchmarks/accum_gpu.py                       # on a CUDA machine, about 1-3 minutes
+    python benchmarks/accum_gpu.py                       # on a CUDA machine, about 1-3 minutes; needs PyTorch and
+                                                         # torchvision only (course_helpers.accum does not import fastai)
     python benchmarks/accum_gpu.py --device cpu --quick --out /tmp/accum_gpu.json   # check the script without a GPU
 """
-import argparse, json, re, time
+import argparse, json, re, sys, time
 from datetime import date
 from pathlib import Path
-import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # this checkout's course_helpers, installed or not
 import torch, torch.nn.functional as F
 from torchvision.models import convnext_small
 from torchvision.models.convnext import ConvNeXt, CNBlockConfig

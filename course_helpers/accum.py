@@ -11,7 +11,6 @@ import torch
 from torch import nn
 from torch.autograd import DeviceType
 from torch.profiler import profile, ProfilerActivity
-from fastai.callback.training import GradientAccumulation
 
 # %% auto #0
 __all__ = ['train_accum', 'micro_batches', 'scale_lr', 'peak_mem', 'step_peak', 'largest_bs', 'accum_for', 'effective_bs']
@@ -56,6 +55,7 @@ def micro_batches(bs:int,       # the batch size you want to train as (samples p
     "The real (micro-)batch size and the callbacks that make training behave like batch size `bs`."
     _check_count(bs=bs, accum=accum)
     if bs % accum: raise ValueError(f"bs={bs} is not divisible by accum={accum}; pick a bs that is a multiple of accum")
+    from fastai.callback.training import GradientAccumulation   # here: the rest of this module needs only PyTorch
     return bs//accum, ([GradientAccumulation(n_acc=bs)] if accum > 1 else [])
 
 # %% ../nbs/00_accum.ipynb #4b384588

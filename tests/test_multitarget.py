@@ -1,88 +1,50 @@
-"Multi-target paddy helpers on a tiny generated set: bad input, files on disk, export and reproducibility."
-import shutil, warnings
+"Multi-target paddy helpers on a tiny generated set in a temporary folder: bad files, writing and exporting."
+import shutil
 from pathlib import Path
 
-import numpy as np, pandas as pd, pytest, torch
+import pandas as pd, pytest, torch
 
-warnings.filterwarnings('ignore', message='.*torch.jit.script.*')
 from fastai.learner import load_learner
 
-from course_helpers.paddy import load_paddy
-from course_helpers.paddy_synth import synth_paddy
-from course_helpers.multitarget import (ColLookup, MultiTargetInterpretation, fit_paddy, paddy_dls, paddy_learner,
-                                        paddy_submission, predict_files, results_table, sorted_image_files)
-
-SMALL = dict(n_train=60, n_test=4, size=32, min_per=3)
+from course_helpers.multitarget import fit_paddy, paddy_dls, paddy_submission, predict_files, sorted_image_files
 
 
 @pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    "A tiny generated Paddy set in the Kaggle layout, and its checked train.csv."
-    return load_paddy(synth_paddy(tmp_path_factory.mktemp('gen')/'paddy', **SMALL))
+def learn(tiny_paddy):
+    "A two-target learner trained for one short epoch on conftest's tiny set, quietly."
+    path, df = tiny_paddy
+    return fit_paddy(paddy_dls(path, df, size=32, bs=16), epochs=1, lr=1e-2, quiet=True)
 
 
-@pytest.fixture(scope='module')
-def learn(tiny):
-    "A two-target learner trained for one short epoch, without progress bars."
-    path, df = tiny
+@pytest.fixture
+def copy(tiny_paddy, tiny_paddy_copy):
+    "A copy of the tiny set that a test may damage, and its train.csv."
+    return tiny_paddy_copy, tiny_paddy[1]
+
+
+def test_image_without_row_is_named(copy):
+    "fastai would train on every image under train_images/: one that train.csv lacks is refused, by name."
+    p, df = copy
+    shutil.copy(next((p/'train_images'/'blast').iterdir()), p/'train_images'/'blast'/'999999.jpg')
+    for cols in (('variety',), ()):
+        with pytest.raises(ValueError, match=r"1 image\(s\) under train_images/ have no row in df.*999999.jpg"): paddy_dls(p, df, cols=cols)
+
+
+def test_image_in_two_label_folders_is_refused(copy):
+    p, df = copy
+    r = df.iloc[0]
+    other = 'normal' if r.label != 'normal' else 'blast'
+    shutil.copy(p/'train_images'/r.label/r.image_id, p/'train_images'/other/r.image_id)
+    with pytest.raises(ValueError, match=f"image {r.image_id} is in several label folders"): paddy_dls(p, df)
+
+
+def test_fit_paddy_reuses_dls_reproducibly(tiny_paddy):
+    "Training twice on the same DataLoaders (whose shuffling the first run advanced) gives the same model, as a fresh one does."
+    path, df = tiny_paddy
     dls = paddy_dls(path, df, size=32, bs=16)
-    l = paddy_learner(dls)
-    with l.no_bar(): l.fit_one_cycle(1, 1e-2)
-    return l
-
-
-def test_image_missing_from_csv_is_named(tiny, tmp_path):
-    path, df = tiny
-    p = Path(shutil.copytree(path, tmp_path/'paddy'))
-    extra = p/'train_images'/'blast'/'999999.jpg'
-    shutil.copy(next((p/'train_images'/'blast').iterdir()), extra)
-    with pytest.raises(KeyError, match="999999.jpg is not in train.csv"): paddy_dls(p, df, size=32)
-
-
-def test_unknown_column(tiny):
-    path, df = tiny
-    with pytest.raises(KeyError, match="no column 'colour'"): paddy_dls(path, df, cols=('colour',))
-
-
-def test_split_does_not_depend_on_targets_or_listing_order(tiny):
-    path, df = tiny
-    a, b = paddy_dls(path, df, size=32), paddy_dls(path, df, cols=(), size=32)
-    assert list(a.valid_ds.items) == list(b.valid_ds.items)
-    assert list(a.valid_ds.items) != list(paddy_dls(path, df, size=32, seed=1).valid_ds.items)
-
-
-def test_numeric_column_is_a_regression_target(tiny):
-    path, df = tiny
-    l = paddy_learner(paddy_dls(path, df, cols=('variety', 'age'), size=32), weights=(1, 1, 0.01))
-    assert l.loss_func.n_classes == (10, 10, 1) and l.loss_func.reg == (2,)
-    assert [m.name for m in l.metrics] == ['disease_err', 'variety_err', 'disease_loss', 'variety_loss', 'age_loss']
-
-
-def test_fit_paddy_is_reproducible(tiny):
-    path, df = tiny
-    runs = []
-    for _ in range(2):
-        l = fit_paddy(paddy_dls(path, df, size=32, bs=16), epochs=1, lr=1e-2, seed=3, cbs=[])
-        runs.append(torch.cat([p.detach().flatten() for p in l.model.parameters()]))
-    assert torch.equal(*runs)
-
-
-def test_fit_paddy_reuses_dls_reproducibly(tiny):
-    "Training twice on the same DataLoaders object (whose shuffling state the first run advanced) gives the same model."
-    path, df = tiny
-    dls = paddy_dls(path, df, size=32, bs=16)
-    a, b = (torch.cat([p.detach().flatten() for p in fit_paddy(dls, epochs=1, lr=1e-2, cbs=[]).model.parameters()]) for _ in range(2))
-    assert torch.equal(a, b)
-
-
-def test_submission_file(learn, tiny, tmp_path):
-    path, _ = tiny
-    sub = paddy_submission(learn, path, tmp_path/'sub.csv')
-    back = pd.read_csv(tmp_path/'sub.csv')
-    assert list(back.columns) == ['image_id', 'label']
-    assert sorted(back.image_id) == sorted(f.name for f in (path/'test_images').iterdir())
-    assert back.label.isin(learn.dls.vocab[0]).all()
-    assert list(back.label) == list(sub.label)
+    runs = [fit_paddy(d, epochs=1, lr=1e-2, quiet=True) for d in (dls, dls, paddy_dls(path, df, size=32, bs=16))]
+    a, b, c = (torch.cat([p.detach().flatten() for p in l.model.parameters()]) for l in runs)
+    assert torch.equal(a, b) and torch.equal(a, c)
 
 
 def test_submission_needs_test_images(learn, tmp_path):
@@ -90,9 +52,38 @@ def test_submission_needs_test_images(learn, tmp_path):
     with pytest.raises(FileNotFoundError, match='no images in'): paddy_submission(learn, tmp_path, tmp_path/'s.csv')
 
 
-def test_export_and_load(learn, tiny, tmp_path):
+def test_submission_never_replaces_a_file_by_accident(learn, tiny_paddy, tmp_path):
+    path, _ = tiny_paddy
+    f = tmp_path/'mine.csv'
+    f.write_text('my work\n')
+    with pytest.raises(FileExistsError, match='pass overwrite=True'): paddy_submission(learn, path, f)
+    assert f.read_text() == 'my work\n'
+    paddy_submission(learn, path, f, overwrite=True)
+    assert f.read_text().startswith('image_id,label\n')
+
+
+def test_interrupted_submission_keeps_the_old_file(learn, tiny_paddy, tmp_path, monkeypatch):
+    path, _ = tiny_paddy
+    f = tmp_path/'sub.csv'
+    f.write_text('old submission\n')
+    def fail(src, dst): raise OSError(28, 'No space left on device')
+    monkeypatch.setattr('os.replace', fail)  # the last step of the atomic write
+    with pytest.raises(OSError, match='No space left'): paddy_submission(learn, path, f, overwrite=True)
+    assert f.read_text() == 'old submission\n'
+    assert [o.name for o in tmp_path.iterdir()] == ['sub.csv']  # no temporary file left
+
+
+def test_submission_path_with_tilde(learn, tiny_paddy, tmp_path, monkeypatch):
+    path, _ = tiny_paddy
+    monkeypatch.setenv('HOME', str(tmp_path))
+    sub = paddy_submission(learn, path, '~/sub.csv')
+    assert pd.read_csv(tmp_path/'sub.csv').label.tolist() == sub.label.tolist()
+
+
+@pytest.mark.filterwarnings("ignore:load_learner")  # our own file, just written
+def test_export_and_load(learn, tiny_paddy, tmp_path):
     "The loss, its metrics and the label getters pickle: an exported learner predicts the same."
-    path, _ = tiny
+    path, _ = tiny_paddy
     learn.export(tmp_path/'paddy.pkl')
     l2 = load_learner(tmp_path/'paddy.pkl')
     files = sorted_image_files(path/'test_images')
@@ -100,19 +91,5 @@ def test_export_and_load(learn, tiny, tmp_path):
     assert [m.name for m in l2.metrics] == ['disease_err', 'variety_err', 'disease_loss', 'variety_loss']
 
 
-def test_interpretation_rows_match_validation(learn):
-    interp = MultiTargetInterpretation.from_learner(learn)
-    n = len(learn.dls.valid_ds)
-    for t in ('disease', 'variety'):
-        assert interp.confusion_matrix(t).sum() == n
-    tl = interp.top_losses('disease', k=n + 5)
-    assert len(tl) == n and set(tl.file) == set(learn.dls.valid_ds.items)
-    res = results_table({'m': learn})
-    cm = interp.confusion_matrix('variety')
-    assert np.isclose(1 - np.trace(cm)/cm.sum(), res.loc['m', 'variety_err'])
-
-
-def test_col_lookup_accepts_str_paths(tiny):
-    path, df = tiny
-    r = df.iloc[0]
-    assert ColLookup(df, 'variety')(str(path/'train_images'/r.label/r.image_id)) == r.variety
+def test_predict_missing_file_is_named(learn, tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.jpg'): predict_files(learn, [tmp_path/'nope.jpg'])

@@ -1,95 +1,42 @@
-"Paddy Doctor loader and generator: the Kaggle layout on disk, and a clear error for each kind of bad input."
-import shutil
+"Paddy Doctor on disk: the generator's cache and atomic writes, the Kaggle download path, and a clear error per bad file."
+import importlib.machinery, shutil, sys, types, zipfile
 from pathlib import Path
 
 import numpy as np, pandas as pd, pytest
-from PIL import Image
 
+import course_helpers.paddy as P
 import course_helpers.paddy_synth as D
-from course_helpers.paddy_synth import draw_paddy, paddy_counts, synth_paddy
-from course_helpers.paddy import (PADDY_COLS, PADDY_LABELS, PADDY_LABEL_COUNTS, PADDY_VARIETIES, PADDY_VARIETY_COUNTS,
-                                  check_paddy, load_paddy, paddy_path)
+from course_helpers.paddy import PADDY_COMP, PADDY_LABELS, check_paddy, load_paddy, paddy_path
+from course_helpers.paddy_synth import synth_paddy
 
 SMALL = dict(n_train=30, n_test=3, size=32, min_per=2)
 
 
-@pytest.fixture(scope='session')
-def tiny(tmp_path_factory):
-    "A tiny generated set, made once; tests that break it work on a copy."
-    return synth_paddy(tmp_path_factory.mktemp('gen')/'paddy', **SMALL)
-
-
 @pytest.fixture
-def paddy(tiny, tmp_path):
-    "A fresh copy of the tiny set, with its train.csv read as strings."
-    p = Path(shutil.copytree(tiny, tmp_path/'paddy'))
-    return p, pd.read_csv(p/'train.csv', dtype=str)
+def paddy(tiny_paddy_copy):
+    "A fresh copy of conftest's tiny set, with its train.csv read as strings."
+    return tiny_paddy_copy, pd.read_csv(tiny_paddy_copy/'train.csv', dtype=str)
 
 
 def write_csv(p, df): df.to_csv(p/'train.csv', index=False)
 
 
-# --- the generated set has the Kaggle layout -------------------------------------------------------------------------
+# --- the generator: same seed same set, cached by its parameters, never half written ---------------------------------
 
-def test_layout_matches_kaggle(tiny):
-    test_ids = sorted(o.name for o in (tiny/'test_images').iterdir())
-    assert sorted(o.name for o in tiny.iterdir()) == ['sample_submission.csv', 'test_images', 'train.csv', 'train_images']
-    assert sorted(o.name for o in (tiny/'train_images').iterdir()) == PADDY_LABELS
-    df = pd.read_csv(tiny/'train.csv')
-    assert list(df.columns) == PADDY_COLS and len(df) == 30
-    assert df.image_id.str.fullmatch(r'1\d{5}\.jpg').all()
-    for r in df.itertuples():
-        with Image.open(tiny/'train_images'/r.label/r.image_id) as im: assert (im.format, im.size) == ('JPEG', (24, 32))  # portrait
-    assert sorted(o.name for p in (tiny/'train_images').iterdir() for o in p.iterdir()) == sorted(df.image_id)
-    assert test_ids == ['200001.jpg', '200002.jpg', '200003.jpg']
-    assert pd.read_csv(tiny/'sample_submission.csv').image_id.tolist() == test_ids
-    assert set(df.variety) <= set(PADDY_VARIETIES) and df.age.between(45, 82).all()
-
-
-def test_load_generated_returns_train_csv(tiny):
+def test_load_generated_returns_train_csv(tiny_paddy):
+    tiny = tiny_paddy[0]
     path, df = load_paddy(tiny)
     assert path == tiny
-    expected = pd.read_csv(tiny/'train.csv')
-    pd.testing.assert_frame_equal(df, expected)
+    pd.testing.assert_frame_equal(df, pd.read_csv(tiny/'train.csv'))
     assert df.age.dtype.kind == 'i'
 
 
 def test_same_seed_same_data(tmp_path):
     a, b, c = [synth_paddy(tmp_path/n, **SMALL, seed=s) for n,s in [('a', 1), ('b', 1), ('c', 2)]]
     assert (a/'train.csv').read_text() == (b/'train.csv').read_text()
-    fa = sorted((a/'train_images').glob('*/*.jpg'))
-    assert all(f.read_bytes() == (b/f.relative_to(a)).read_bytes() for f in fa)
+    assert all(f.read_bytes() == (b/f.relative_to(a)).read_bytes() for f in sorted((a/'train_images').glob('*/*.jpg')))
     assert (a/'train.csv').read_text() != (c/'train.csv').read_text()
 
-
-def test_draw_is_deterministic_and_labels_differ():
-    im = np.asarray(draw_paddy('blast', 'ADT45', 64, seed=5))
-    assert im.shape == (64, 48, 3)
-    assert (np.asarray(draw_paddy('blast', 'ADT45', 64, seed=5)) == im).all()
-    assert (np.asarray(draw_paddy('normal', 'ADT45', 64, seed=5)) != im).any()
-    assert (np.asarray(draw_paddy('blast', 'Ponni', 64, seed=5)) != im).any()
-
-
-def test_imbalance_like_the_real_set(tmp_path):
-    df = pd.read_csv(synth_paddy(tmp_path/'p', n_train=300, n_test=0, size=16, min_per=5)/'train.csv')
-    lc, vc = df.label.value_counts(), df.variety.value_counts()
-    assert lc.index[0] == 'normal' and lc.index[-1] == 'bacterial_panicle_blight'
-    assert vc.index[0] == 'ADT45' and vc['ADT45'] > len(df)/3
-    assert set(lc.index) == set(PADDY_LABELS) and set(vc.index) == set(PADDY_VARIETIES)
-    assert lc.min() >= 5 and vc.min() >= 5
-
-
-def test_counts_keep_real_proportions_above_the_floor():
-    c = paddy_counts(PADDY_LABEL_COUNTS, 600, 20)
-    assert sum(c.values()) == 600 and c['bacterial_panicle_blight'] == 20
-    assert list(c) == list(PADDY_LABEL_COUNTS) and all(a >= b for a,b in zip(list(c.values()), list(c.values())[1:]))
-    v = paddy_counts(PADDY_VARIETY_COUNTS, 600, 20)
-    assert sum(v.values()) == 600 and min(v.values()) == 20 and max(v, key=v.get) == 'ADT45'
-    assert paddy_counts(PADDY_VARIETY_COUNTS, 10_407) == PADDY_VARIETY_COUNTS
-    with pytest.raises(ValueError, match='too small'): paddy_counts(PADDY_LABEL_COUNTS, 50, 20)
-
-
-# --- caching, and no half-written sets -------------------------------------------------------------------------------
 
 def test_default_folder_is_cached_by_parameters(tmp_path, monkeypatch):
     monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path))
@@ -98,15 +45,15 @@ def test_default_folder_is_cached_by_parameters(tmp_path, monkeypatch):
     mtime = (p/'train.csv').stat().st_mtime_ns
     assert synth_paddy(**SMALL) == p and (p/'train.csv').stat().st_mtime_ns == mtime  # reused, not redrawn
     assert synth_paddy(**{**SMALL, 'seed': 7}) != p
-    assert not list(tmp_path.glob('.tmp-*'))
+    assert not list(tmp_path.glob('.*tmp*'))
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
-    calls = []
+    calls, draw = [], D.draw_paddy
     def boom(*args, **kw):
         calls.append(1)
         if len(calls) > 5: raise KeyboardInterrupt
-        return draw_paddy(*args, **kw)
+        return draw(*args, **kw)
     monkeypatch.setattr(D, 'draw_paddy', boom)
     with pytest.raises(KeyboardInterrupt): synth_paddy(tmp_path/'p', **SMALL)
     assert list(tmp_path.iterdir()) == []
@@ -126,32 +73,115 @@ def test_two_processes_generating_at_once_keep_one_whole_set(tmp_path, monkeypat
     assert [o.name for o in tmp_path.iterdir()] == [p.name]  # no temporary folder left behind
 
 
-def test_existing_folder_is_not_overwritten(tiny):
-    with pytest.raises(FileExistsError, match=str(tiny)): synth_paddy(tiny, **SMALL)
+def test_tilde_in_dest_is_home(tmp_path, monkeypatch):
+    monkeypatch.setenv('HOME', str(tmp_path))
+    p = synth_paddy('~/paddy', **SMALL)
+    assert p == tmp_path/'paddy' and (tmp_path/'paddy'/'train.csv').exists()
+    assert load_paddy('~/paddy', check_images=False)[0] == tmp_path/'paddy'
+
+
+# --- finding the data: real folder, Kaggle download, or the stand-in, said in one line --------------------------------
+
+@pytest.fixture
+def no_real_data(tmp_path, monkeypatch):
+    "No real data anywhere, the stand-in made small, SYNTH and OFFLINE unset, no Kaggle credentials."
+    for v in ('COURSE_HELPERS_SYNTH', 'COURSE_HELPERS_OFFLINE', 'KAGGLE_USERNAME', 'KAGGLE_KEY', 'KAGGLE_API_TOKEN'):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path/'cache'))
+    monkeypatch.setenv('HOME', str(tmp_path/'home'))
+    monkeypatch.setenv('KAGGLE_CONFIG_DIR', str(tmp_path/'home'/'.kaggle'))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(P, 'fastai_path', lambda folder: tmp_path/'fastai'/folder)
+    monkeypatch.setattr(D, 'synth_paddy', lambda: synth_paddy(**SMALL))  # the default set, made smaller
+    return tmp_path
+
+
+@pytest.fixture
+def fake_kaggle(monkeypatch, tiny_paddy):
+    "A stand-in `kaggle` package whose API 'downloads' the tiny set as the competition's zip; records its calls."
+    calls, tiny = [], tiny_paddy[0]
+    def download(comp, path, quiet=True):
+        calls.append(comp)
+        with zipfile.ZipFile(Path(path)/f'{comp}.zip', 'w') as z:
+            for f in tiny.rglob('*'):
+                if f.is_file(): z.write(f, f.relative_to(tiny))
+    mod = types.ModuleType('kaggle')
+    mod.__spec__ = importlib.machinery.ModuleSpec('kaggle', None)
+    mod.api = types.SimpleNamespace(competition_download_files=download)
+    monkeypatch.setitem(sys.modules, 'kaggle', mod)
+    return calls
+
+
+def one_line(capsys):
+    out = capsys.readouterr().out
+    assert out.count('\n') == 1, out
+    return out
 
 
 def test_no_path_prefers_real_folder(paddy, monkeypatch, capsys):
     monkeypatch.delenv('COURSE_HELPERS_SYNTH', raising=False)
     p, _ = paddy
-    real = p.parent/'paddy-disease-classification'
+    real = p.parent/PADDY_COMP
     p.rename(real)
     monkeypatch.chdir(real.parent)
     path, df = load_paddy()
-    assert path.resolve() == real.resolve() and len(df) == 30
-    assert 'using the real data' in capsys.readouterr().out
+    assert path.resolve() == real.resolve() and len(df) == len(pd.read_csv(real/'train.csv'))
+    assert 'using the real data' in one_line(capsys)
 
 
-def test_no_path_falls_back_to_generated(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path/'cache'))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(D, 'synth_paddy', lambda: synth_paddy(**SMALL))  # the default set, made smaller
+def test_without_kaggle_package_says_how_in_one_line(no_real_data, monkeypatch, capsys):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, 'find_spec', lambda name, *a: None if name == 'kaggle' else real(name, *a))
     path = paddy_path()
-    assert path.parent == tmp_path/'cache'
-    out = capsys.readouterr().out
-    assert 'generated' in out and str(path) in out and out.count('\n') == 1
+    out = one_line(capsys)
+    assert path.parent == no_real_data/'cache'
+    assert "pip install 'course_helpers[kaggle]'" in out and 'kaggle.json' in out and 'rules' in out and str(path) in out
 
 
-# --- bad input: each error names the file, row, column or value ------------------------------------------------------
+def test_without_credentials_no_download(no_real_data, fake_kaggle, capsys):
+    path = paddy_path()
+    out = one_line(capsys)
+    assert fake_kaggle == [] and path.parent == no_real_data/'cache'
+    assert 'kaggle.json' in out and 'generated stand-in' in out
+
+
+def test_offline_never_downloads(no_real_data, fake_kaggle, monkeypatch, capsys):
+    monkeypatch.setenv('KAGGLE_USERNAME', 'u'); monkeypatch.setenv('KAGGLE_KEY', 'k')
+    monkeypatch.setenv('COURSE_HELPERS_OFFLINE', '1')
+    path = paddy_path()
+    assert fake_kaggle == [] and path.parent == no_real_data/'cache'
+    assert 'COURSE_HELPERS_OFFLINE' in one_line(capsys)
+
+
+def test_synth_set_never_looks_for_real_data(no_real_data, fake_kaggle, monkeypatch, capsys):
+    monkeypatch.setenv('KAGGLE_USERNAME', 'u'); monkeypatch.setenv('KAGGLE_KEY', 'k')
+    monkeypatch.setenv('COURSE_HELPERS_SYNTH', '1')
+    assert paddy_path().parent == no_real_data/'cache' and fake_kaggle == []
+    assert 'COURSE_HELPERS_SYNTH' in one_line(capsys)
+
+
+def test_downloads_with_credentials(no_real_data, fake_kaggle, tiny_paddy, capsys):
+    (no_real_data/'home'/'.kaggle').mkdir(parents=True)
+    (no_real_data/'home'/'.kaggle'/'kaggle.json').write_text('{"username": "u", "key": "k"}')
+    path, df = load_paddy()
+    assert fake_kaggle == [PADDY_COMP] and path == no_real_data/'fastai'/'data'/PADDY_COMP
+    assert 'downloaded the real data' in one_line(capsys) and len(df) == len(pd.read_csv(tiny_paddy[0]/'train.csv'))
+    assert sorted(o.name for o in path.parent.iterdir()) == [PADDY_COMP]  # the zip and the temporary folder are gone
+    assert paddy_path() == path and fake_kaggle == [PADDY_COMP]  # found, not downloaded again
+
+
+def test_failed_download_leaves_nothing_and_says_why(no_real_data, fake_kaggle, monkeypatch, capsys):
+    monkeypatch.setenv('KAGGLE_USERNAME', 'u'); monkeypatch.setenv('KAGGLE_KEY', 'k')
+    def refused(comp, path, quiet=True): raise PermissionError('403 Forbidden')
+    monkeypatch.setattr(sys.modules['kaggle'].api, 'competition_download_files', refused)
+    path = paddy_path()
+    out = one_line(capsys)
+    assert 'download failed (PermissionError: 403 Forbidden)' in out and 'rules' in out and path.parent == no_real_data/'cache'
+    assert not (no_real_data/'fastai'/'data').exists() or list((no_real_data/'fastai'/'data').iterdir()) == []
+
+
+# --- bad input: each error names the file, row, column or value -------------------------------------------------------
 
 def test_missing_train_csv(paddy):
     p, _ = paddy
@@ -165,7 +195,7 @@ def test_missing_column(paddy):
     with pytest.raises(ValueError, match=r"no column\(s\) \['variety'\]"): load_paddy(p)
 
 
-@pytest.mark.parametrize('col', PADDY_COLS)
+@pytest.mark.parametrize('col', ['image_id', 'label', 'variety', 'age'])
 def test_empty_value(paddy, col):
     p, df = paddy
     df.loc[3, col] = ''
@@ -173,11 +203,13 @@ def test_empty_value(paddy, col):
     with pytest.raises(ValueError, match=f"column '{col}' is empty in 1 row.*row 3"): load_paddy(p)
 
 
-def test_age_not_numeric(paddy):
+@pytest.mark.parametrize('age', ['sixty', 'inf', '-inf', 'nan', '-3'])
+def test_age_not_a_finite_number_of_days(paddy, age):
     p, df = paddy
-    df.loc[4, 'age'] = 'sixty'
+    df.loc[4, 'age'] = age
     write_csv(p, df)
-    with pytest.raises(ValueError, match=f"'age' must be a number, got 'sixty' in row 4 \\({df.image_id[4]}\\)"): load_paddy(p)
+    with pytest.raises(ValueError, match=f"'age' must be a finite number of days >= 0, got '{age}' in row 4 \\({df.image_id[4]}\\)"):
+        load_paddy(p)
 
 
 def test_missing_image(paddy):
@@ -195,6 +227,30 @@ def test_image_in_wrong_label_folder(paddy):
     with pytest.raises(ValueError, match=f"{r.image_id} is in train_images/{other}/ but row 0 says label '{r.label}'"): load_paddy(p)
 
 
+def test_same_image_in_two_label_folders(paddy):
+    p, df = paddy
+    r = df.iloc[0]
+    other = next(l for l in PADDY_LABELS if l != r.label)
+    shutil.copy(p/'train_images'/r.label/r.image_id, p/'train_images'/other/r.image_id)
+    with pytest.raises(ValueError, match=f"image {r.image_id} is in 2 label folders \\({', '.join(sorted([r.label, other]))}\\)"):
+        load_paddy(p)
+
+
+def test_label_folder_not_in_train_csv(paddy):
+    "A folder of new photos (say train_images/rust/) that train.csv does not know would be trained on as a new class."
+    p, df = paddy
+    (p/'train_images'/'rust').mkdir()
+    for i in range(3): shutil.copy(p/'train_images'/df.label[0]/df.image_id[0], p/'train_images'/'rust'/f'90000{i}.jpg')
+    (p/'train_images'/'rust'/'notes.txt').write_text('not an image: ignored')
+    with pytest.raises(ValueError, match=r"3 image\(s\) have no row in .*train.csv.*rust/900000.jpg, rust/900001.jpg"): load_paddy(p)
+
+
+def test_image_outside_a_label_folder(paddy):
+    p, df = paddy
+    shutil.copy(p/'train_images'/df.label[0]/df.image_id[0], p/'train_images'/'stray.jpg')
+    with pytest.raises(ValueError, match="images must be in train_images/<label>/, found 1 elsewhere: stray.jpg"): load_paddy(p)
+
+
 @pytest.mark.parametrize('damage', ['garbage', 'truncated', 'empty'])
 def test_corrupt_image(paddy, damage):
     p, df = paddy
@@ -209,7 +265,7 @@ def test_corrupt_image(paddy, damage):
 def test_duplicate_image_id(paddy):
     p, df = paddy
     write_csv(p, pd.concat([df, df.iloc[[5]]], ignore_index=True))
-    with pytest.raises(ValueError, match=f"repeat an image_id: row 30 \\({df.image_id[5]}\\)"): load_paddy(p)
+    with pytest.raises(ValueError, match=f"repeat an image_id: row {len(df)} \\({df.image_id[5]}\\)"): load_paddy(p)
 
 
 def test_unknown_label_and_variety_are_accepted(paddy):

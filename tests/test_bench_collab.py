@@ -1,14 +1,21 @@
 "benchmarks/collab.py end to end on a tiny generated MovieLens folder."
 import json, math, subprocess, sys
 from pathlib import Path
-import pytest
+import numpy as np, pytest
 from course_helpers.movielens_synth import synth_movielens, write_movielens
 
 ROOT = Path(__file__).resolve().parents[1]
+SYSTEMS = ['global_mean', 'fastbook', 'course_helpers', 'course_helpers_plain', 'svd', 'svdpp']
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
-    return write_movielens(*synth_movielens(n_users=120, n_movies=240, n_ratings=6000, seed=3), tmp_path_factory.mktemp('ml')/'tiny')
+    "A tiny generated set in the ML-100k layout, with a second fixed split u2 beside write_movielens' u1."
+    path = write_movielens(*synth_movielens(n_users=120, n_movies=240, n_ratings=6000, seed=3), tmp_path_factory.mktemp('ml')/'tiny')
+    lines = (path/'u.data').read_text().splitlines()
+    test = np.random.default_rng(0).random(len(lines)) < 0.2
+    (path/'u2.base').write_text(''.join(l+'\n' for l,t in zip(lines, test) if not t))
+    (path/'u2.test').write_text(''.join(l+'\n' for l,t in zip(lines, test) if t))
+    return path
 
 def bench(*args):
     r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'collab.py'), *map(str, args)], capture_output=True, text=True, timeout=600)
@@ -19,15 +26,28 @@ def test_all_systems(tiny, split):
     rc,rows,err = bench('--data', tiny, '--split', split, '--quick')
     assert rc == 0, err
     got = {r['system']:r for r in rows}
-    assert list(got) == ['global_mean', 'fastbook', 'course_helpers', 'svd', 'svdpp']
+    assert list(got) == SYSTEMS and all(r['split'] == split for r in rows)
     for s,r in got.items():
         if 'skipped' in r: assert s in ('svd', 'svdpp') and 'scikit-surprise' in r['skipped']; continue
-        assert set(r) == {'system', 'rmse', 'train_s'} and math.isfinite(r['rmse']) and r['train_s'] >= 0, r
+        assert set(r) == {'split', 'system', 'rmse', 'train_s'} and math.isfinite(r['rmse']) and r['train_s'] >= 0, r
     gm = got['global_mean']['rmse']
     assert 0.8 < gm < 1.5
     # trained models beat predicting the mean (fastbook runs 1 epoch here: only finite)
-    for s in ('course_helpers', 'svd', 'svdpp'):
+    for s in ('course_helpers', 'course_helpers_plain', 'svd', 'svdpp'):
         if 'rmse' in got[s]: assert got[s]['rmse'] < gm - 0.05, (s, got[s], gm)
+    assert 'side information: item_tags' in err   # a generated set has u.item (genres, dates), no u.user
+
+def test_folds_and_table(tiny):
+    "`folds` runs every uK split the folder has and reports their mean and spread; u1 is its first fold; the table follows."
+    rc,rows,err = bench('--data', tiny, '--split', 'u1,folds', '--systems', 'global_mean,course_helpers_plain')
+    assert rc == 0, err
+    by = {(r['split'], r['system']):r for r in rows}
+    f = by['folds', 'course_helpers_plain']
+    assert len(f['rmses']) == 2 and f['rmses'][0] == by['u1', 'course_helpers_plain']['rmse']
+    assert math.isclose(f['rmse'], np.mean(f['rmses']), abs_tol=1e-4) and math.isclose(f['sd'], np.std(f['rmses'], ddof=1), abs_tol=1e-4)
+    assert '| system | u1 RMSE (train s) | u1..u5 mean ± sd RMSE (train s) |' in err
+    assert '| GC-MC (published) | 0.910 |  |' in err and '| GLocal-K (published) | 0.889 |  |' in err
+    assert f"| course_helpers_plain | {by['u1', 'course_helpers_plain']['rmse']:.4f}" in err
 
 def test_same_split_for_everyone(tiny):
     "The random split is fastai's RandomSplitter(0.2, seed=42) over u.data's rows, as CollabDataLoaders makes it."
@@ -52,6 +72,8 @@ def test_one_system_and_deterministic(tiny):
 def test_bad_input(tiny, tmp_path):
     rc,rows,err = bench('--data', tiny, '--systems', 'svd,nope')
     assert rc != 0 and 'unknown system nope' in err and not rows
+    rc,rows,err = bench('--data', tiny, '--split', 'u1,u9')
+    assert rc != 0 and 'unknown split u9' in err and not rows
     rc,_,err = bench('--data', tmp_path/'missing')
     assert rc != 0 and 'no such folder' in err
     (tmp_path/'u.data').write_text('1\t2\t3\t4\n')
@@ -60,3 +82,26 @@ def test_bad_input(tiny, tmp_path):
     (tmp_path/'u.data').write_text('1\t2\tfive\t4\n')
     rc,_,err = bench('--data', tmp_path)
     assert rc != 0 and 'rating' in err and 'five' in err
+
+def scale(*args):
+    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'collab_scale.py'), *map(str, args)], capture_output=True, text=True, timeout=900)
+    return r.returncode,[json.loads(l) for l in r.stdout.splitlines() if l.strip()],r.stderr
+
+def test_scale_one_size(tmp_path):
+    "collab_scale.py at ML-100k's size: its figures, fastbook stopped at the cap, the results file, the plot and the table."
+    out,png = tmp_path/'r.json',tmp_path/'p.png'
+    rc,rows,err = scale('--sizes', 'ml-100k', '--fastbook-cap', '2', '--threads', '1', '--out', out, '--plot', png)
+    assert rc == 0, err
+    [r] = rows
+    assert r['size'] == 'ml-100k' and r['n_ratings'] == 100_000 and r['bs'] == 1024 and 'CPU' in r['device']
+    for k in ('gen_s', 'read_s', 'dls_s', 'load_s', 'train_s', 'peak_gb'): assert r[k] >= 0, k
+    assert r['floor'] < r['rmse'] < r['global_mean_rmse'] - 0.1
+    assert r['fastbook_status'].startswith('stopped at the 2 s cap after') or r['fastbook_status'] == 'finished'
+    assert json.loads(out.read_text()) == rows and png.stat().st_size > 10_000
+    assert f"| ml-100k | 100,000 | {r['device']} |" in err
+
+def test_scale_bad_input():
+    rc,rows,err = scale('--sizes', 'ml-100k,ml-2m')
+    assert rc != 0 and 'unknown size ml-2m' in err and not rows
+    rc,_,err = scale('--threads', '0')
+    assert rc != 0 and '--threads 0' in err

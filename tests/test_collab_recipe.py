@@ -1,63 +1,63 @@
-"course_helpers.collab_recipe: its rules, bad input, the unseen-user fallback and reproducibility on a small generated set."
-import math
-import numpy as np, pandas as pd, pytest, torch
-from fastai.collab import EmbeddingDotBias
-from fastai.data.transforms import RandomSplitter
+"course_helpers.collab_recipe: the tag readers on bad files, and the default device (what needs files on disk or monkeypatching)."
+import pandas as pd, pytest, torch
+from course_helpers.movielens import ML_GENRES
 from course_helpers.movielens_synth import synth_movielens
-from course_helpers.collab_recipe import collab_dls, collab_hparams, decay_exponent, fit_collab, one_cycle_lr_sum
+from course_helpers import collab_recipe
+from course_helpers.collab_recipe import collab_dls, fit_collab, movie_tags, user_tags, movielens_tags
 
-@pytest.fixture(scope='module')
-def split():
-    r,_ = synth_movielens(n_users=150, n_movies=300, n_ratings=8000, seed=5)
-    tr,va = RandomSplitter(0.2, seed=42)(range(len(r)))
-    return r.iloc[list(tr)],r.iloc[list(va)]
+def item_line(i, title='Toy Story (1995)', date='01-Jan-1995', genres='0|0|0|1|1|1' + '|0'*13):
+    return f'{i}|{title}|{date}||http://x|{genres}\n'
 
-def test_hparams_rules():
-    for n in (100, 7_000, 80_000, 3_000_000):
-        h = collab_hparams(n); steps = h['epochs']*math.ceil(n/h['bs'])
-        assert h['bs'] & (h['bs']-1) == 0                      # a power of two
-        assert abs(one_cycle_lr_sum(h['lr'], steps) - 2.4) < 1e-6
-        assert abs(decay_exponent(h['wd'], h['lr'], steps) - 1.5) < 1e-6
-    # doubling the budgets doubles lr at the same steps; decay only moves wd
-    a,b = collab_hparams(80_000),collab_hparams(80_000, lr_sum=4.8, decay=1.5)
-    assert math.isclose(b['lr'], 2*a['lr']) and math.isclose(b['wd'], a['wd']/2)
+def test_movie_tags(tmp_path):
+    f = tmp_path/'u.item'
+    f.write_bytes((item_line(1) + item_line(2, 'A | B (1971)', '01-Jan-1971') + item_line(3, 'Caf\xe9 (1996)', '')).encode('latin-1'))
+    t = movie_tags(f)
+    assert list(t.index) == [1, 2, 3] and list(t.columns) == list(ML_GENRES) + ['released 1970s', 'released 1990s']
+    assert t.loc[2, 'released 1970s'] == 1 and t.loc[2, 'Comedy'] == 1   # a '|' in the title shifts nothing
+    assert t.loc[3, ['released 1970s', 'released 1990s']].sum() == 0     # no date, no decade tag
+    assert movie_tags(str(f)).equals(t)
 
-@pytest.mark.parametrize('n', [0, -5])
-def test_hparams_bad(n):
-    with pytest.raises(ValueError, match=f'n_ratings={n}'): collab_hparams(n)
+@pytest.mark.parametrize('text,msg', [
+    ('', 'is empty'),
+    ('1|Toy Story|01-Jan-1995\n', 'line 1: 3 fields, expected at least 24'),
+    (item_line('x'), "line 1: movie id 'x' is not a whole number"),
+    (item_line(1) + item_line(1), 'line 2: movie id 1 appears twice'),
+    (item_line(1) + item_line(2, genres='0|2' + '|0'*17), 'line 2: the last 19 fields are genre flags and must be 0 or 1'),
+])
+def test_movie_tags_bad(tmp_path, text, msg):
+    f = tmp_path/'u.item'; f.write_text(text)
+    with pytest.raises(ValueError, match=msg): movie_tags(f)
+    with pytest.raises(FileNotFoundError, match='nope not found'): movie_tags(tmp_path/'nope')
 
-def test_dls_bad_columns(split):
-    tr,va = split
-    with pytest.raises(KeyError, match="valid ratings have no column 'rating'"): collab_dls(tr, va.drop(columns='rating'))
-    with pytest.raises(ValueError, match='train ratings are empty'): collab_dls(tr.iloc[:0], va)
+def test_user_tags(tmp_path):
+    f = tmp_path/'u.user'; f.write_text('1|24|M|technician|85711\n2|53|F|other|94043\n3|17|M|student|1\n')
+    t = user_tags(f)
+    assert list(t.index) == [1, 2, 3] and (t.sum(1) == 3).all()        # one age band, one gender, one occupation
+    assert t.loc[1, 'age 18-24'] == t.loc[2, 'age 50-55'] == t.loc[3, 'age 0-17'] == 1
+    assert t.loc[2, 'gender F'] == t.loc[3, 'occupation student'] == 1
+    assert len([c for c in t.columns if c.startswith('age ')]) == 7     # every band, used or not
+    for text,msg in [('1|x|M|writer|1\n', "line 1: age 'x' is not a number"), ('1|-3|M|writer|1\n', "age '-3'"),
+                     ('1|20|M\n', 'line 1: 3 fields, expected at least 4'), ('1|20|M|a|1\n1|30|F|b|2\n', 'user id 1 appears twice')]:
+        f.write_text(text)
+        with pytest.raises(ValueError, match=msg): user_tags(f)
 
-def test_fit_collab(split):
-    tr,va = split
-    dls = collab_dls(tr, va)
-    learn,r = fit_collab(dls)
-    gm = float(np.sqrt(((va.rating - tr.rating.mean())**2).mean()))
-    assert isinstance(learn.model, EmbeddingDotBias) and r < gm - 0.05
-    with learn.no_bar(): assert math.isclose(learn.validate()[0], r**2, rel_tol=1e-4)   # fastai's own loop agrees
-    assert fit_collab(dls)[1] == r                   # same seed, same result
-    assert fit_collab(dls, seed=1)[1] != r
+def test_movielens_tags_home(tmp_path, monkeypatch):
+    "A folder given with `~` is the user's; user tags only when asked for, and only where there is a u.user."
+    (tmp_path/'ml').mkdir(); (tmp_path/'ml'/'u.item').write_text(item_line(1))
+    monkeypatch.setenv('HOME', str(tmp_path))
+    tags = movielens_tags('~/ml')
+    assert list(tags) == ['item_tags'] and list(tags['item_tags'].index) == [1]
+    assert movielens_tags('~/ml', users=True)['user_tags'] is None
+    (tmp_path/'ml'/'u.user').write_text('1|24|M|technician|85711\n')
+    assert list(movielens_tags('~/ml', users=True)['user_tags'].index) == [1]
 
-def test_threads_restored(split):
-    tr,va = split
-    n = torch.get_num_threads(); torch.set_num_threads(2)
-    try:
-        fit_collab(collab_dls(tr, va), epochs=1)
-        assert torch.get_num_threads() == 2
-    finally: torch.set_num_threads(n)
-
-def test_overrides_and_unseen(split):
-    tr,va = split
-    # a user and a movie that only the validation set has map to fastai's #na#, which the recipe fills with the average row
-    extra = pd.DataFrame(dict(user=[10_000], movie=[20_000], rating=[4], timestamp=[0], title=['new']))
-    dls = collab_dls(tr, pd.concat([va, extra]))
-    learn,r = fit_collab(dls, n_models=1, n_factors=8, epochs=2)
-    m = learn.model
-    assert m.u_weight.weight.shape[1] == 8 and math.isfinite(r)
-    assert torch.allclose(m.i_bias.weight[0], m.i_bias.weight[1:].mean(0))
-    assert torch.allclose(m.u_weight.weight[0], m.u_weight.weight[1:].mean(0))
-    with torch.no_grad(): p = m(torch.tensor([[0, 0]])).item()
-    assert 1 < p < 5
+def test_default_device(monkeypatch):
+    "`device=None` trains where fastai's `default_device()` says."
+    r,_ = synth_movielens(n_users=60, n_movies=80, n_ratings=1500, seed=1)
+    dls = collab_dls(r.iloc[:1200], r.iloc[1200:])
+    asked = []
+    def fake(): asked.append(True); return torch.device('cpu')
+    monkeypatch.setattr(collab_recipe, 'default_device', fake)
+    learn,_ = fit_collab(dls, epochs=1)
+    assert asked and next(learn.model.parameters()).device == torch.device('cpu')
+    asked.clear(); fit_collab(dls, epochs=1, device='cpu'); assert not asked

@@ -1,18 +1,7 @@
 "Mid-level data helpers: what needs pytest (files on disk, a home folder, pickling for `learn.export`); the behaviour is tested in nbs/05_midlevel.ipynb."
 import pickle
 import numpy as np, pytest, torch
-from course_helpers.paddy import load_paddy
-from course_helpers.paddy_synth import synth_paddy
 from course_helpers.midlevel import TitleNumericalize, tokenize_title, paddy_datasets, siamese_dls, FixedPairs, RandomPairs, SiameseImage
-
-SMALL = dict(n_train=60, n_test=4, size=32, min_per=3)
-
-
-@pytest.fixture(scope='module')
-def tiny(tmp_path_factory):
-    "A tiny generated Paddy set in the Kaggle layout, and its checked train.csv."
-    return load_paddy(synth_paddy(tmp_path_factory.mktemp('gen')/'paddy', **SMALL))
-
 
 def test_numericalize_pickles_with_its_vocab():
     num = TitleNumericalize()
@@ -23,17 +12,17 @@ def test_numericalize_pickles_with_its_vocab():
     assert num2.decode(num2(['heat', 'zzz'])) == ['heat', 'xxunk']
 
 
-def test_paddy_datasets_file_missing_from_csv(tiny):
-    path, df = tiny
+def test_paddy_datasets_file_missing_from_csv(tiny_paddy):
+    path, df = tiny_paddy
     name = df.image_id.iloc[0]   # its image stays on disk; the error comes at setup (training) or on access (validation)
     with pytest.raises(KeyError, match=f"{name} is not in train.csv: no row has image_id '{name}'"):
         ds = paddy_datasets(path, df.iloc[1:])
         for i in range(len(ds)): ds[i]
 
 
-def test_siamese_dls_from_a_home_path(tiny, tmp_path, monkeypatch):
+def test_siamese_dls_from_a_home_path(tiny_paddy, tmp_path, monkeypatch):
     "A path with `~` is expanded; validation pairs are the same on every call, and all from the validation images."
-    path, _ = tiny
+    path, _ = tiny_paddy
     monkeypatch.setenv('HOME', str(path.parent))
     dls = siamese_dls(f'~/{path.name}', size=16, bs=4, seed=1)
     assert dls.valid.items[0].is_relative_to(path)
@@ -45,9 +34,9 @@ def test_siamese_dls_from_a_home_path(tiny, tmp_path, monkeypatch):
     assert len(b1) == 3 and b1[0].shape == (4, 3, 16, 16)
 
 
-def test_siamese_transforms_pickle(tiny):
+def test_siamese_transforms_pickle(tiny_paddy):
     "`learn.export` pickles the DataLoaders' transforms: the pairs and their partners must survive it."
-    path, _ = tiny
+    path, _ = tiny_paddy
     dls = siamese_dls(path, size=16, bs=4)
     fixed = pickle.loads(pickle.dumps(dls.valid_ds.tfms[1]))
     assert isinstance(fixed, FixedPairs) and fixed.pairs == dls.valid_ds.tfms[1].pairs

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
-from .files import data_home, cache_key, atomic_dir
+from .files import data_home, cache_key, atomic_dir, cached_dir, dir_problem
 from .paddy import *
 
 # %% auto #0
@@ -203,13 +203,14 @@ def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache fo
                 seed:int=42,             # same seed, same data set
                 min_per:int=20,          # at least this many training images of each disease and each variety
                )->Path:                  # the folder, in the Kaggle layout
-    "Generate a Paddy Doctor stand-in in the Kaggle layout, or reuse the cache folder's."
-    if dest is None:
+    "Generate a Paddy Doctor stand-in in the Kaggle layout, or reuse the cache folder's if it is whole."
+    cache = dest is None
+    if cache:
         key = cache_key(n_train=n_train, n_test=n_test, size=size, seed=seed, min_per=min_per, version=PADDY_SYNTH_VERSION)
         dest = data_home()/f'paddy-synth-{n_train}-{size}px-{key}'
-        if (dest/'train.csv').exists(): return dest
+        if dir_problem(dest) is None: return dest  # whole: every file `cached_dir` wrote is there, at its size
     dest = Path(dest).expanduser()
-    if dest.exists(): raise FileExistsError(f"{dest} already exists; remove it or pick another folder")
+    if not cache and dest.exists(): raise FileExistsError(f"{dest} already exists; remove it or pick another folder")
     if n_test < 0: raise ValueError(f"n_test={n_test} must be >= 0")
     pairs = synth_pair_counts(n_train, min_per).stack()
     labels, varieties = (pairs.index.get_level_values(i).repeat(pairs.values) for i in (0, 1))
@@ -229,7 +230,4 @@ def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache fo
         pd.DataFrame(dict(image_id=ids, label='')).to_csv(tmp/'sample_submission.csv', index=False)
         (tmp/'synthetic.json').write_text(json.dumps(dict(generator='course_helpers.paddy_synth.synth_paddy', version=PADDY_SYNTH_VERSION,
                                                           n_train=n_train, n_test=n_test, size=size, seed=seed, min_per=min_per)))
-    try: return atomic_dir(dest, _write)
-    except FileExistsError:
-        if (dest/'train.csv').exists(): return dest  # another process finished the same set first
-        raise
+    return cached_dir(dest, _write) if cache else atomic_dir(dest, _write)  # a damaged cache folder is written anew

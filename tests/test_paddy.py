@@ -48,6 +48,16 @@ def test_default_folder_is_cached_by_parameters(tmp_path, monkeypatch):
     assert not list(tmp_path.glob('.*tmp*'))
 
 
+def test_damaged_cache_folder_is_written_anew(tmp_path, monkeypatch):
+    monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path))
+    p = synth_paddy(**SMALL)
+    img = next((p/'train_images').glob('*/*.jpg'))
+    img.unlink()                                   # a file deleted from the cached set...
+    assert synth_paddy(**SMALL) == p and img.exists() and len(check_paddy(p)) == 30  # ...is drawn again
+    (p/'train.csv').write_text('image_id,label\n')  # a file cut short, likewise
+    assert len(check_paddy(synth_paddy(**SMALL))) == 30
+
+
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     calls, draw = [], D.draw_paddy
     def boom(*args, **kw):

@@ -20,7 +20,7 @@ own so that its peak memory is its own:
 Prints one JSON line per size, writes them to `--out` (default benchmarks/results/collab_scale_<device>.json), then
 draws time against ratings on log-log axes from every results file there is (CPU and, once a GPU run's file is copied
 into benchmarks/results/, CUDA) into `--plot` (default benchmarks/collab_scale.png) and prints a Markdown table of
-them. `--plot-only` just redraws the plot and the table from the results files. PyTorch uses `--threads` CPU threads
+them. `--plot-only` just redraws the plot and the table from the results files (and `--out`, if given). PyTorch uses `--threads` CPU threads
 (default: all cores); the recipe uses one for ML-100k-sized batches and all of them from 16,384 rows a batch.
 The 25M set takes minutes to generate the first time and several GB: run it alone, on a quiet machine, under `nice`.
 """
@@ -103,7 +103,7 @@ def table(runs:dict)->str:
     for dev,rows in runs.items():
         for r in rows:
             fb = (f"{r['fastbook_rmse']:.4f} ({r['fastbook_train_s']:.0f} s)" if r['fastbook_status'] == 'finished'
-                  else r['fastbook_status'] if r['fastbook_status'] == 'not run' else f"did not finish: {r['fastbook_status']}")
+                  else r['fastbook_status'] if r['fastbook_status'].startswith('not run') else f"did not finish: {r['fastbook_status']}")
             mem = f"{r['peak_gb']:.1f}" + (f" (GPU {r['gpu_peak_gb']:.1f})" if 'gpu_peak_gb' in r else '')
             out.append(f"| {r['size']} | {r['n_ratings']:,} | {r['device']} | {r['load_s']:.1f} | {r['train_s']:.1f} | {mem} | "
                        f"{r['rmse']:.4f} | {fb} | {r['global_mean_rmse']:.4f} | {r['floor']:.4f} |")
@@ -135,7 +135,7 @@ def main(argv=None):
     p.add_argument('--fastbook-cap', type=float, default=600, help="seconds fastbook's recipe may train per size (0: skip it)")
     p.add_argument('--out', type=Path, help='results file (default benchmarks/results/collab_scale_<device>.json)')
     p.add_argument('--plot', type=Path, default=ROOT/'collab_scale.png', help="PNG to draw ('' to skip)")
-    p.add_argument('--plot-only', action='store_true', help='only redraw the plot and the table from the results files')
+    p.add_argument('--plot-only', action='store_true', help='only redraw the plot and the table from the results files (and --out)')
     p.add_argument('--one', help=argparse.SUPPRESS)  # run one size in this process
     p.add_argument('--gen', help=argparse.SUPPRESS)  # generate one size in this process
     a = p.parse_args(argv)
@@ -165,8 +165,8 @@ def main(argv=None):
         out = a.out or RESULTS/f"collab_scale_{a.device.split(':')[0]}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(rows, indent=1)); tmp.replace(out)
-    files = results_files()
-    if not a.plot_only and out.resolve() not in [f.resolve() for f in files]: files.append(out)
+    files,out = results_files(),(out if not a.plot_only else a.out)
+    if out is not None and out.resolve() not in [f.resolve() for f in files]: files.append(out)
     runs = {rows[0]['device']: rows for f in files if (rows := json.loads(f.read_text()))}
     if not runs: p.error(f'no results in {RESULTS}: run without --plot-only first')
     if str(a.plot) not in ('', '.'): plot(runs, a.plot)

@@ -28,6 +28,7 @@ import argparse, json, os, platform, resource, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT.parent))  # this checkout's course_helpers, installed or not (a bare GPU machine has only the checkout)
 RESULTS = ROOT/'results'
 SIZES = ('ml-100k', 'ml-1m', 'ml-10m', 'ml-25m')
 

@@ -41,8 +41,12 @@ test-py: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[bench]'
 	$(BIN)/python benchmarks/accum_memory.py
-	$(BIN)/python benchmarks/collab.py
-	$(BIN)/python benchmarks/collab.py --split u1
+	$(BIN)/python benchmarks/accum_time.py
+	$(BIN)/python benchmarks/read_ratings.py
+	$(BIN)/python benchmarks/synth_movielens.py --sizes ml-100k,ml-1m,ml-10m,ml-25m
+	$(BIN)/python benchmarks/collab.py --split random,u1,folds
+	COURSE_HELPERS_SYNTH=1 $(BIN)/python benchmarks/collab.py --split random,u1
+	nice $(BIN)/python benchmarks/collab_scale.py
 
 ## Regenerate README.md from nbs/index.ipynb.
 readme: $(STAMP)

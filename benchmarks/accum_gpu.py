@@ -147,6 +147,7 @@ def main():
     a = p.parse_args()
     dev = torch.device(a.device)
     if dev.type == 'cuda' and not torch.cuda.is_available(): raise SystemExit("no CUDA device: run on a GPU machine, or check the script with --device cpu --quick")
+    if dev.type == 'cuda' and dev.index is None: dev = torch.device('cuda', torch.cuda.current_device())  # the memory cap needs an index
     sizes = [int(s) for s in (a.sizes or ('32' if a.quick else '128,224')).split(',')]
     cards = [float(s) for s in (a.cards or ('0.005,0.01' if a.quick else '8,12,16,24,80')).split(',')]
     max_bs = a.max_bs or (256 if a.quick else 4096)

@@ -27,6 +27,7 @@ two threads can stall each other for minutes).
 """
 import argparse, contextlib, json, os, sys, time
 from pathlib import Path
+import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
 import numpy as np, pandas as pd, torch
 from fastai.collab import collab_learner
 from fastai.torch_core import set_seed

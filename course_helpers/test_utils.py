@@ -159,14 +159,16 @@ def run_ddp(nproc:int=2,     # number of CPU processes
             seed:int=0,      # seed for the model and the global batch
             lr:float=0.1,    # SGD learning rate
             timeout:float=300, # seconds before giving up
+            tries:int=2,     # runs before giving up: now and then a gloo process aborts on a busy machine
            )->list:          # each rank's `state_dict` after the step
     "Run `ddp_worker` in `nproc` processes with torchrun (gloo backend) and return each rank's weights."
-    with tempfile.TemporaryDirectory() as d:
-        code = f"from course_helpers.test_utils import ddp_worker; ddp_worker({d!r}, {bs}, {accum}, {seed}, {lr})"
-        r = subprocess.run(torchrun_cmd(nproc) + ['--no-python', sys.executable, '-c', code],
-                           capture_output=True, text=True, timeout=timeout)
-        if r.returncode: raise RuntimeError(f"torchrun exited with {r.returncode}:\n{(r.stdout+r.stderr)[-3000:]}")
-        return [torch.load(Path(d)/f'rank{i}.pt') for i in range(nproc)]
+    for _ in range(tries):
+        with tempfile.TemporaryDirectory() as d:
+            code = f"from course_helpers.test_utils import ddp_worker; ddp_worker({d!r}, {bs}, {accum}, {seed}, {lr})"
+            r = subprocess.run(torchrun_cmd(nproc) + ['--no-python', sys.executable, '-c', code],
+                               capture_output=True, text=True, timeout=timeout)
+            if not r.returncode: return [torch.load(Path(d)/f'rank{i}.pt') for i in range(nproc)]
+    raise RuntimeError(f"torchrun exited with {r.returncode}:\n{(r.stdout+r.stderr)[-3000:]}\n(the last of {tries} runs)")
 
 def one_process_step(n:int=32,      # global batch size
                      seed:int=0,    # seed for the model and the global batch

@@ -1,5 +1,5 @@
 "Gradient accumulation: what needs pytest (monkeypatching, the benchmark scripts); the behaviour is tested in nbs/00_accum.ipynb."
-import importlib.util, json, subprocess, sys
+import importlib.util, json, re, subprocess, sys
 from pathlib import Path
 import pytest, torch
 import course_helpers.test_utils as tu
@@ -26,7 +26,20 @@ def test_accum_memory_without_forkserver(monkeypatch):
 def test_run_ddp_reports_a_failed_torchrun(monkeypatch):
     fail = subprocess.CompletedProcess([], 3, stdout='', stderr='RuntimeError: gloo could not connect')
     monkeypatch.setattr(tu.subprocess, 'run', lambda *a, **k: fail)
-    with pytest.raises(RuntimeError, match=r'torchrun exited with 3:\n.*gloo could not connect'): tu.run_ddp()
+    with pytest.raises(RuntimeError, match=r'torchrun exited with 3:\n.*gloo could not connect.*\n\(the last of 2 runs\)'): tu.run_ddp()
+
+def test_run_ddp_tries_again_after_an_abort(monkeypatch):
+    "A run whose process aborted is run again; the weights come from the run that finished."
+    calls = []
+    def fake(cmd, **kw):
+        calls.append(cmd)
+        if len(calls) == 1: return subprocess.CompletedProcess(cmd, 1, stdout='', stderr='terminate called without an active exception')
+        out = Path(re.search(r"ddp_worker\('([^']+)'", cmd[-1])[1])
+        for r in range(2): torch.save({'w': torch.full((1,), float(r))}, out/f'rank{r}.pt')
+        return subprocess.CompletedProcess(cmd, 0, stdout='', stderr='')
+    monkeypatch.setattr(tu.subprocess, 'run', fake)
+    states = tu.run_ddp(nproc=2)
+    assert len(calls) == 2 and [s['w'].item() for s in states] == [0., 1.]
 
 def test_accum_gpu_script_checks_on_cpu_without_fastai(tmp_path):
     "The GPU machines have PyTorch and torchvision but no fastai: the script runs there, from a bare checkout."

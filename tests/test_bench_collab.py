@@ -17,27 +17,34 @@ def tiny(tmp_path_factory):
     (path/'u2.test').write_text(''.join(l+'\n' for l,t in zip(lines, test) if t))
     return path
 
-def bench(*args):
-    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'collab.py'), *map(str, args)], capture_output=True, text=True, timeout=600)
-    return r.returncode,[json.loads(l) for l in r.stdout.splitlines() if l.strip()],r.stderr
+@pytest.fixture
+def bench(capsys):
+    "Run benchmarks/collab.py's `main` in this process: (exit code, its JSON lines, its stderr)."
+    import collab
+    def run(*args):
+        try: collab.main(list(map(str, args))); rc = 0
+        except SystemExit as e: rc = e.code
+        out,err = capsys.readouterr()
+        return rc,[json.loads(l) for l in out.splitlines() if l.strip()],err
+    return run
 
-@pytest.mark.parametrize('split', ['random', 'u1'])
-def test_all_systems(tiny, split):
-    rc,rows,err = bench('--data', tiny, '--split', split, '--quick')
+def test_all_systems(tiny, bench):
+    rc,rows,err = bench('--data', tiny, '--split', 'random,u1', '--quick')
     assert rc == 0, err
-    got = {r['system']:r for r in rows}
-    assert list(got) == SYSTEMS and all(r['split'] == split for r in rows)
-    for s,r in got.items():
-        if 'skipped' in r: assert s in ('svd', 'svdpp') and 'scikit-surprise' in r['skipped']; continue
-        assert set(r) == {'split', 'system', 'rmse', 'train_s'} and math.isfinite(r['rmse']) and r['train_s'] >= 0, r
-    gm = got['global_mean']['rmse']
-    assert 0.8 < gm < 1.5
-    # trained models beat predicting the mean (fastbook runs 1 epoch here: only finite)
-    for s in ('course_helpers', 'course_helpers_plain', 'svd', 'svdpp'):
-        if 'rmse' in got[s]: assert got[s]['rmse'] < gm - 0.05, (s, got[s], gm)
+    for split in ('random', 'u1'):
+        got = {r['system']:r for r in rows if r['split'] == split}
+        assert list(got) == SYSTEMS
+        for s,r in got.items():
+            if 'skipped' in r: assert s in ('svd', 'svdpp') and 'scikit-surprise' in r['skipped']; continue
+            assert set(r) == {'split', 'system', 'rmse', 'train_s'} and math.isfinite(r['rmse']) and r['train_s'] >= 0, r
+        gm = got['global_mean']['rmse']
+        assert 0.8 < gm < 1.5
+        # trained models beat predicting the mean (fastbook runs 1 epoch here: only finite)
+        for s in ('course_helpers', 'course_helpers_plain', 'svd', 'svdpp'):
+            if 'rmse' in got[s]: assert got[s]['rmse'] < gm - 0.05, (s, got[s], gm)
     assert 'side information: item_tags' in err   # a generated set has u.item (genres, dates), no u.user
 
-def test_folds_and_table(tiny):
+def test_folds_and_table(tiny, bench):
     "`folds` runs every uK split the folder has and reports their mean and spread; u1 is its first fold; the table follows."
     rc,rows,err = bench('--data', tiny, '--split', 'u1,folds', '--systems', 'global_mean,course_helpers_plain')
     assert rc == 0, err
@@ -51,9 +58,7 @@ def test_folds_and_table(tiny):
 
 def test_same_split_for_everyone(tiny):
     "The random split is fastai's RandomSplitter(0.2, seed=42) over u.data's rows, as CollabDataLoaders makes it."
-    sys.path.insert(0, str(ROOT/'benchmarks'))
-    try: import collab as b
-    finally: sys.path.pop(0)
+    import collab as b
     from fastai.collab import CollabDataLoaders
     from course_helpers.movielens import read_ratings
     train,valid = b.load_split(tiny, 'random')
@@ -63,13 +68,13 @@ def test_same_split_for_everyone(tiny):
     t1,v1 = b.load_split(tiny, 'u1')
     assert len(t1) == len(read_ratings(tiny/'u1.base')) and len(v1) == len(read_ratings(tiny/'u1.test'))
 
-def test_one_system_and_deterministic(tiny):
+def test_one_system_and_deterministic(tiny, bench):
     a = bench('--data', tiny, '--systems', 'course_helpers,fastbook', '--quick')
     b = bench('--data', tiny, '--systems', 'course_helpers,fastbook', '--quick')
     assert a[0] == b[0] == 0 and [r['system'] for r in a[1]] == ['course_helpers', 'fastbook']
     assert [r['rmse'] for r in a[1]] == [r['rmse'] for r in b[1]]
 
-def test_bad_input(tiny, tmp_path):
+def test_bad_input(tiny, tmp_path, bench):
     rc,rows,err = bench('--data', tiny, '--systems', 'svd,nope')
     assert rc != 0 and 'unknown system nope' in err and not rows
     rc,rows,err = bench('--data', tiny, '--split', 'u1,u9')

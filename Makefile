@@ -16,7 +16,7 @@ $(STAMP): settings.ini setup.py constraints.txt
 
 install: $(STAMP)
 
-## Execute every lesson on the bundled data and write HTML pages to _site/.
+## Execute every notebook (on the real data where it is on disk or downloadable, else the stand-ins) and write HTML pages to _site/
 lessons: $(STAMP)
 	$(BIN)/python tools/build_site.py $(if $(SLOW),--slow)
 

@@ -111,6 +111,14 @@ def test_index_page_lists_every_page_by_group(pages):
     assert listed.index('### Reference') < listed.index('[Ref](ref.html): about Ref **FAILED** after 1 s: `ValueError: bad x`')
     assert '[Home]' not in listed
 
+def test_index_images_are_copied_to_the_site(tmp_path):
+    "A plot the index shows from the repository (benchmarks/collab_scale.png) is found beside the index's page."
+    root,site = tmp_path/'repo',tmp_path/'site'
+    (root/'bench').mkdir(parents=True); (root/'bench'/'p.png').write_bytes(b'png')
+    nb = new_notebook(cells=[new_markdown_cell('![scale](bench/p.png) ![gone](bench/none.png) ![web](https://x.org/a.png)')])
+    build_site.copy_images(nb, root, site)
+    assert (site/'bench'/'p.png').read_bytes() == b'png' and [p.name for p in site.rglob('*') if p.is_file()] == ['p.png']
+
 # --- tools/execute.py: stored outputs a reader can read ------------------------------------------------------------------
 
 EPOCHS = """from fastprogress.fastprogress import master_bar, progress_bar

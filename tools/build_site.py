@@ -3,7 +3,7 @@
 Cells run as `nbdev_test` runs them: `#| eval: false` cells never, cells with a test flag from settings.ini
 (`tst_flags`: `slow`, `notest`) only with `--slow` (`make lessons SLOW=1`); a cell that does not run shows the output
 stored in the notebook, labelled. The index page is nbs/index.ipynb (the README's source) with the list of pages."""
-import argparse, re, sys, time, warnings
+import argparse, re, shutil, sys, time, warnings
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
@@ -59,10 +59,20 @@ def page_list(pages, runs)->str:
     groups = [('Lessons', [p for p in pages if is_lesson(p.path)]), ('Reference', [p for p in pages if not is_lesson(p.path)])]
     return '## All pages\n\n' + '\n\n'.join(f'### {g}\n\n' + '\n'.join(map(line, ps)) for g,ps in groups if ps)
 
+def copy_images(nb, root:Path=ROOT, site:Path=SITE):
+    "Copy the files under `root` that `nb`'s markdown shows as images (such as a benchmark's plot) to the same place under `site`."
+    for c in nb.cells:
+        if c.cell_type != 'markdown': continue
+        for src in re.findall(r'!\[[^\]]*\]\(([^)\s]+)\)', c.source):
+            if '://' in src or src.startswith('/') or not (root/src).is_file(): continue
+            (site/src).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(root/src, site/src)
+
 def with_links(nb, page:Page, pages:list, runs:dict):
     "`nb` ready for its page: a lesson gets links to its neighbours at top and bottom, the index the list of pages."
     index, rest = pages[0], pages[1:]   # `notebooks` puts the index first
     if page is index:
+        copy_images(nb)
         nb = link_names(nb, pages)
         nb.cells.append(new_markdown_cell(page_list(rest, runs)))
         return nb

@@ -17,7 +17,7 @@ __all__ = ['softmax', 'logsumexp', 'log_softmax', 'cross_entropy', 'MultiTargetL
 def _check_float(x:Tensor):
     "Raise a `TypeError` unless `x` is a floating-point tensor: activations, not class indices."
     if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise TypeError(f"activations must be a float tensor, got {type(x).__name__} of {getattr(x, 'dtype', None)}")
+        raise TypeError(f"activations must be a float tensor, got {x.dtype if isinstance(x, Tensor) else type(x).__name__}")
 
 # %% ../nbs/01_losses.ipynb #53d5bd21
 def softmax(x:Tensor,   # activations

@@ -58,7 +58,7 @@ class Executor(ExecutePreprocessor):
 
 def execute(nb, path:Path, flags=(), timeout=1800):
     "Run `nb`, read from `path`, in place in a kernel in `path`'s folder; a failing cell keeps its traceback and raises."
-    ep = Executor(timeout=timeout, kernel_name='python3')
+    ep = Executor(timeout=timeout, kernel_name='python3', extra_arguments=['--IPKernelApp.log_level=ERROR'])  # no start-up warnings
     ep.flags = tuple(flags)
     ep.preprocess(nb, {'metadata': {'path': str(path.parent)}})
     return nb

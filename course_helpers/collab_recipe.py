@@ -19,6 +19,11 @@ __all__ = ['AGE_BANDS', 'collab_dls', 'collab_hparams', 'DotBiasEnsemble', 'movi
            'tag_matrix', 'valid_rmse', 'torch_threads', 'fit_collab']
 
 # %% ../nbs/04_collab_recipe.ipynb #5c7c4321
+def _check_whole(**kw):
+    "Raise a `ValueError` naming the first of the keyword arguments `kw` that is not a whole number >= 1."
+    for k,v in kw.items():
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f'{k}={v!r}: must be a whole number >= 1')
+
 def _check_ratings_table(df, name:str, cols:list):
     "A clear error for a ratings table that is not a DataFrame, lacks a column of `cols`, is empty or has ratings that are not numbers."
     if not isinstance(df, pd.DataFrame): raise TypeError(f'{name} ratings must be a pandas DataFrame, got {type(df).__name__}')
@@ -42,6 +47,7 @@ def collab_dls(train:pd.DataFrame, # training ratings
                user_name='user', item_name='movie', rating_name='rating', # column names
               )->DataLoaders:
     "fastai collab `DataLoaders` on a given split, with the vocabularies and codes fastai's `Categorify` makes."
+    _check_whole(bs=bs)
     cols = [user_name, item_name, rating_name]
     for name,df in (('train',train), ('valid',valid)): _check_ratings_table(df, name, cols)
     for c in cols[:2]:
@@ -67,8 +73,7 @@ def collab_hparams(n_ratings:int,             # training ratings
                    n_factors:int=50,          # latent factors per model
                   )->dict:                    # bs, epochs, lr, wd, n_factors for `fit_collab`
     "The recipe's batch size, epochs, peak learning rate and weight decay for `n_ratings` training ratings."
-    for k,v in dict(n_ratings=n_ratings, steps_per_epoch=steps_per_epoch, epochs=epochs, n_factors=n_factors).items():
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1: raise ValueError(f'{k}={v!r}: must be a whole number >= 1')
+    _check_whole(n_ratings=n_ratings, steps_per_epoch=steps_per_epoch, epochs=epochs, n_factors=n_factors)
     for k,v in dict(lr_sum=lr_sum, decay=decay).items():
         if not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0 or (k == 'lr_sum' and v == 0):
             raise ValueError(f"{k}={v!r}: must be a finite number {'> 0' if k == 'lr_sum' else '>= 0'}")
@@ -254,12 +259,19 @@ def _fit_hparams(n:int, bs, lr, wd, kwargs:dict)->dict:
     if bad := sorted(set(kwargs) - set(rules)):
         raise TypeError(f"fit_collab() got unexpected keyword argument(s) {', '.join(map(repr, bad))}: besides its own it takes {', '.join(rules)}")
     hp = collab_hparams(n, **kwargs) | {k:v for k,v in dict(bs=bs, lr=lr, wd=wd).items() if v is not None}
-    if isinstance(hp['bs'], bool) or not isinstance(hp['bs'], (int, np.integer)) or hp['bs'] < 1: raise ValueError(f"bs={hp['bs']!r}: must be a whole number >= 1")
+    _check_whole(bs=hp['bs'])
     for k in ('lr', 'wd'):
         v = hp[k]
         if isinstance(v, bool) or not isinstance(v, (int, float, np.number)) or not math.isfinite(v) or v < 0 or (k == 'lr' and v == 0):
             raise ValueError(f"{k}={v!r}: must be a finite number {'> 0' if k == 'lr' else '>= 0'}")
     return hp
+
+def _device(device)->torch.device:
+    "`device` as a `torch.device` (None: `default_device()`, as fastai picks); a clear error if it is unknown or absent here."
+    try: dev = torch.device(default_device() if device is None else device)
+    except (RuntimeError, TypeError): raise ValueError(f"device={device!r} is not a device: use 'cpu', 'cuda', 'cuda:1', ...") from None
+    if dev.type == 'cuda' and not torch.cuda.is_available(): raise ValueError(f"device={device!r}: no CUDA device here")
+    return dev
 
 # %% ../nbs/04_collab_recipe.ipynb #a48d67ef
 @delegates(collab_hparams, but=['n_ratings'])
@@ -277,7 +289,7 @@ def fit_collab(dls:DataLoaders,     # collab DataLoaders, e.g. from `collab_dls`
     "course_helpers' recipe: large batches, `lr` and `wd` from `collab_hparams`, side information, fastai's model."
     if not isinstance(getattr(dls, 'classes', None), dict) or len(dls.classes) != 2:
         raise TypeError(f'fit_collab needs collab DataLoaders (from collab_dls or CollabDataLoaders), got {type(dls).__name__}')
-    if isinstance(n_models, bool) or not isinstance(n_models, (int, np.integer)) or n_models < 1: raise ValueError(f'n_models={n_models!r}: must be a whole number >= 1')
+    _check_whole(n_models=n_models)
     if len(y_range) != 2 or not y_range[0] < y_range[1]: raise ValueError(f'y_range={y_range!r}: must be (low, high) with low < high')
     x,y = _xy(dls.train_ds)
     if not len(y): raise ValueError('fit_collab: the training set is empty')
@@ -285,7 +297,7 @@ def fit_collab(dls:DataLoaders,     # collab DataLoaders, e.g. from `collab_dls`
     hp = _fit_hparams(len(y), bs, lr, wd, kwargs)
     (_,users),(_,items) = dls.classes.items()
     ut,it = tag_matrix(user_tags, users, 'user_tags'),tag_matrix(item_tags, items, 'item_tags')
-    device = torch.device(default_device() if device is None else device)
+    device = _device(device)
     torch.manual_seed(seed)
     ens = DotBiasEnsemble(n_models, hp['n_factors'], len(users), len(items), y_range=y_range, user_tags=ut, item_tags=it).to(device)
     ps = dict(ens.named_parameters())

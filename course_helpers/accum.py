@@ -180,4 +180,5 @@ def effective_bs(bs:int,       # per-device (micro-)batch size
                  nproc:int=1,  # processes (devices)
                 )->int:        # samples per optimizer step
     "Samples that contribute to each optimizer step."
+    _check_count(bs=bs, accum=accum, nproc=nproc)
     return bs * accum * nproc

@@ -83,6 +83,7 @@ def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing 
     if not isinstance(data, (bytes, bytearray, memoryview)): raise TypeError(f"atomic_write: data must be str or bytes, got {type(data).__name__}")
     data = bytes(data)
     path = Path(path).expanduser()
+    if path.is_dir(): raise IsADirectoryError(f"atomic_write: {path} is a folder, not a file")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.tmp')
     try:

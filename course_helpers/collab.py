@@ -12,7 +12,7 @@ from torch import nn
 from fastai.tabular.all import *
 from fastai.collab import *
 from fastai.callback.schedule import combined_cos
-from .files import atomic_write
+from .files import atomic_write, _TMP
 
 # %% auto #0
 __all__ = ['FEEDBACK_LIMITS', 'TrackRow', 'create_params', 'DotProductBias', 'l2_penalty', 'add_wd_grad_', 'one_cycle_lr_sum',
@@ -372,7 +372,7 @@ def _sha(cfg:dict)->str:
 def _ours(name:str)->bool:
     "Whether a file named `name` is one `CollabModel.save` writes (or an older one wrote)."
     return (name in ('collab.json', 'model.pth', '.lock') or (name.startswith('weights-') and name.endswith('.pth'))
-            or (name.startswith('.') and '.tmp' in name))   # `atomic_write`'s temporary files
+            or bool(_TMP.fullmatch(name)))   # `atomic_write`'s temporary files
 
 @contextmanager
 def _locked(path:Path):

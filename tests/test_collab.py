@@ -5,6 +5,7 @@ import numpy as np, pandas as pd, pytest, torch
 from fastai.tabular.all import Learner, MSELossFlat, set_seed
 from fastai.collab import CollabDataLoaders, EmbeddingNN
 import course_helpers.collab as collab
+from course_helpers.files import _TMP
 from course_helpers.collab import CollabModel, DotProductBias
 
 def _model(n_factors, seed):
@@ -34,7 +35,7 @@ def which(path, a, b, pairs):
         if np.array_equal(p, m.predict(*pairs)): return name
     raise AssertionError(f'{path} loads as neither model')
 
-def leftovers(path): return sorted(p.name for p in path.iterdir() if p.name.endswith('.tmp'))
+def leftovers(path): return sorted(p.name for p in path.iterdir() if _TMP.fullmatch(p.name))   # atomic_write's temporary files
 
 # --- interrupted writes: every step of a save fails in turn, and the folder still holds a whole model
 

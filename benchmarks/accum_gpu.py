@@ -31,14 +31,15 @@ The tables are printed and written to --out (JSON; default benchmarks/results/ac
                                                          # torchvision only (course_helpers.accum does not import fastai)
     python benchmarks/accum_gpu.py --device cpu --quick --out /tmp/accum_gpu.json   # check the script without a GPU
 """
-import argparse, json, re, sys, time
+import argparse, json, sys, time
 from datetime import date
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))   # this checkout's course_helpers, installed or not
 import torch, torch.nn.functional as F
 from torchvision.models import convnext_small
 from torchvision.models.convnext import ConvNeXt, CNBlockConfig
-from course_helpers.accum import largest_bs, peak_mem, _check_count
+from course_helpers.accum import largest_bs, peak_mem, _check_count, _is_oom
+from course_helpers.files import atomic_write
 
 GiB = 2**30
 
@@ -72,10 +73,9 @@ class Trainer:
     def __call__(self, xb):
         "A whole training step on the batch `xb` (the `step` that `largest_bs` runs)."
         try: self.micro(xb); self.step()
-        except RuntimeError as e:                        # OutOfMemoryError is one; cuDNN/cuBLAS may word it otherwise
-            if not isinstance(e, torch.cuda.OutOfMemoryError) and not re.search('out of memory|ALLOC_FAILED', str(e)): raise
-            self.opt.zero_grad(set_to_none=True); self.scaler = self.new_scaler()   # a clean state for the next try
-            raise e if isinstance(e, torch.cuda.OutOfMemoryError) else torch.cuda.OutOfMemoryError(str(e)) from e
+        except RuntimeError as e:   # `step_peak` takes an out-of-memory error for "does not fit"
+            if _is_oom(e): self.opt.zero_grad(set_to_none=True); self.scaler = self.new_scaler()   # a clean state for the next try
+            raise
     def accum_step(self, size:int, bs:int, accum:int):
         "One optimizer step at effective batch `bs`, as `accum` micro-batches of random `size`-px images."
         for _ in range(accum): self.micro(torch.randn(bs//accum, 3, size, size, device=self.device), accum)
@@ -170,9 +170,7 @@ def main():
     def save(**res):
         "Write what is measured so far to `a.out`, whole or not at all."
         if not a.out: return
-        out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(dict(info, **res), indent=1)); tmp.replace(out)
-        return out
+        return atomic_write(a.out, json.dumps(dict(info, **res), indent=1))
     acc = accum_table(tr, sizes)
     print("\n1. one optimizer step at effective batch 64 (GiB):")
     print(show(acc, ['size', 'accum', 'micro_bs', 'alloc_GiB', 'reserved_GiB', 'used_GiB']))

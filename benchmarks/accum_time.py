@@ -22,6 +22,7 @@ from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.optimizer import SGD
 from course_helpers.accum import train_accum, micro_batches, _check_count
+from course_helpers.files import atomic_write
 from course_helpers.test_utils import accum_cnn, rand_batch
 
 def median_time(f, reps:int)->float:
@@ -91,8 +92,7 @@ def main():
     if a.out:
         res = dict(machine=machine, torch=torch.__version__, date=str(date.today()), bs=a.bs, size=a.size, n=a.n,
                    reps=a.reps, rows=df.to_dict('records'))
-        out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(res, indent=1)); tmp.replace(out)   # never half a file
+        out = atomic_write(a.out, json.dumps(res, indent=1))   # never half a file
         print(f"\nwrote {out}")
 
 if __name__ == '__main__': main()

@@ -12,8 +12,9 @@ it, the real ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated 
   present (a generated set has only u1).
 
 Every system trains on the same rows and is scored on the same rows. `course_helpers` is `fit_collab` with the
-side information the folder has (`movielens_tags`: movie genres and decade from u.item, user age, gender and
-occupation from u.user); `course_helpers_plain` is the same recipe without it (Surprise's models and fastbook's use none).
+movie tags of the folder's u.item (`movielens_tags`: genres and release decade; the user tags of u.user are left out,
+as 04_collab_recipe's ablation found they do not help); `course_helpers_plain` is the same recipe without them
+(Surprise's models and fastbook's use none).
 
 Prints one JSON line per split and system on stdout: `{"split": ..., "system": ..., "rmse": ..., "train_s": ...}`,
 for `folds` also the per-fold `rmses` and, from two folds, their standard deviation `sd` (`rmse` and `train_s` are then
@@ -32,7 +33,7 @@ import numpy as np, pandas as pd, torch
 from fastai.collab import collab_learner
 from fastai.torch_core import set_seed
 from fastai.data.transforms import RandomSplitter
-from course_helpers.movielens import mean_rmse, movielens_path, read_ratings
+from course_helpers.movielens import mean_rmse, movielens_path, movielens_rating_range, read_ratings
 from course_helpers.collab_recipe import collab_dls, fit_collab, movielens_tags, torch_threads, valid_rmse
 
 SYSTEMS = ('global_mean', 'fastbook', 'course_helpers', 'course_helpers_plain', 'svd', 'svdpp')
@@ -42,11 +43,12 @@ THREADS = 1  # PyTorch CPU threads for fastbook's recipe (`--threads`)
 
 def load_split(path:Path, split:str):
     "(train, valid) rating tables of the folder `path` for `split`: 'random', or a fixed split such as 'u1'."
+    rr = movielens_rating_range(path)
     if split == 'random':
-        df = read_ratings(path/'u.data')
+        df = read_ratings(path/'u.data', rr)
         tr,va = RandomSplitter(valid_pct=0.2, seed=42)(range(len(df)))
         return df.iloc[list(tr)].reset_index(drop=True),df.iloc[list(va)].reset_index(drop=True)
-    return read_ratings(path/f'{split}.base'),read_ratings(path/f'{split}.test')
+    return read_ratings(path/f'{split}.base', rr),read_ratings(path/f'{split}.test', rr)
 
 def rmse(pred, y):
     "Root mean squared error of `pred` against `y`."

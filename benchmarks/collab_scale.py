@@ -24,17 +24,17 @@ them. `--plot-only` just redraws the plot and the table from the results files (
 (default: all cores); the recipe uses one for ML-100k-sized batches and all of them from 16,384 rows a batch.
 The 25M set takes minutes to generate the first time and several GB: run it alone, on a quiet machine, under `nice`.
 """
-import argparse, json, os, platform, resource, subprocess, sys, time
+import argparse, json, os, platform, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))  # this checkout's course_helpers, installed or not (a bare GPU machine has only the checkout)
+import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
+from course_helpers.files import atomic_write
+from course_helpers.movielens_synth import ML_SIZES
+from synth_movielens import peak_gb
 RESULTS = ROOT/'results'
-SIZES = ('ml-100k', 'ml-1m', 'ml-10m', 'ml-25m')
-
-def peak_gb()->float:
-    "Peak resident memory of this process so far, in GB (Linux reports KB)."
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/2**20
+SIZES = tuple(ML_SIZES)
 
 def device_name(device:str)->str:
     "The device in words: the GPU's name for CUDA, else the CPU and its cores."
@@ -65,11 +65,11 @@ def one(size:str, device:str, cap:float):
     "Load, train and score the set `size` in this process; print its JSON line."
     import torch
     import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
-    from course_helpers.movielens import read_ratings, mean_rmse
+    from course_helpers.movielens import read_ratings, mean_rmse, movielens_rating_range
     from course_helpers.movielens_synth import cached_synth_movielens, movielens_shape, movielens_truth
     from course_helpers.collab_recipe import collab_dls, fit_collab, movielens_tags, collab_hparams
     path = cached_synth_movielens(**movielens_shape(size))  # generated already, in a process of its own (`generate`)
-    rr = tuple(json.loads((path/'synthetic.json').read_text())['rating_range'])
+    rr = movielens_rating_range(path)
     base = peak_gb()
     t = time.perf_counter(); train,valid = read_ratings(path/'u1.base', rr),read_ratings(path/'u1.test', rr); read_s = time.perf_counter() - t
     t = time.perf_counter(); dls = collab_dls(train, valid); tags = movielens_tags(path); dls_s = time.perf_counter() - t
@@ -164,8 +164,7 @@ def main(argv=None):
             print(json.dumps(row), flush=True); rows.append(row)
             if row['fastbook_status'].startswith('stopped'): cap = 0
         out = a.out or RESULTS/f"collab_scale_{a.device.split(':')[0]}.json"
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix('.tmp'); tmp.write_text(json.dumps(rows, indent=1)); tmp.replace(out)
+        atomic_write(out, json.dumps(rows, indent=1))
     files,out = results_files(),(out if not a.plot_only else a.out)
     if out is not None and out.resolve() not in [f.resolve() for f in files]: files.append(out)
     runs = {rows[0]['device']: rows for f in files if (rows := json.loads(f.read_text()))}

@@ -11,7 +11,7 @@ half-star file with one bad value on its last line.
 import argparse, gc, json, tempfile, time
 from pathlib import Path
 import numpy as np, pandas as pd
-from course_helpers.movielens import ITEM_COLS, RATING_COLS, read_movies, read_ratings
+from course_helpers.movielens import RATING_COLS, read_movies, read_ratings
 
 def best_times(fs, repeat:int)->list:
     "Shortest wall time of each function in `fs` over `repeat` rounds that call them in turn (a load on the machine hits both)."

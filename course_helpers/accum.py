@@ -119,12 +119,16 @@ def peak_mem(f,                # function to measure, called with no arguments
     return _profiled_cpu_peak(prof)
 
 # %% ../nbs/00_accum.ipynb #6e4f9dc0
+def _is_oom(e:Exception)->bool:
+    "Whether `e` says the GPU ran out of memory (cuDNN and cuBLAS say it in their own words)."
+    return isinstance(e, torch.cuda.OutOfMemoryError) or bool(re.search('out of memory|ALLOC_FAILED', str(e)))
+
 def step_peak(model:nn.Module,   # model to measure, already on `device`
               bs:int,            # batch size
               item_shape:tuple,  # shape of one input item, e.g. `(3, 224, 224)`
               device=None,       # defaults to the model's device
               step=None,         # `step(xb)` runs one training step on a batch; default: forward and backward
-             )->float:           # peak bytes (`inf` if CUDA ran out of memory)
+             )->float:           # peak bytes (`inf` if the GPU ran out of memory)
     "Peak memory of one training step of `model` on a random batch of `bs` items."
     _check_count(bs=bs)
     if not isinstance(item_shape, (tuple, list, torch.Size)): raise TypeError(f"item_shape must be a tuple such as (3, 224, 224), got {item_shape!r}")
@@ -132,7 +136,9 @@ def step_peak(model:nn.Module,   # model to measure, already on `device`
     step = step or (lambda xb: model(xb).float().mean().backward())
     model.zero_grad(set_to_none=True)
     try: return peak_mem(lambda: step(torch.randn(bs, *item_shape, device=device)), device)
-    except torch.cuda.OutOfMemoryError: return float('inf')
+    except RuntimeError as e:
+        if _is_oom(e): return float('inf')
+        raise
     finally:
         model.zero_grad(set_to_none=True)
         if device.type == 'cuda': torch.cuda.empty_cache()

@@ -26,7 +26,7 @@ def cache_key(**params)->str:
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=_plain).encode()).hexdigest()[:10]
 
 # %% ../nbs/90_files.ipynb #e0580a0a
-_TMP = re.compile(r'\..+\.tmp[a-z0-9_]{8}')  # the temporary folders and files `atomic_dir` and `atomic_write` make
+_TMP = re.compile(r'\..+\.(tmp[a-z0-9_]{8}|old[0-9a-f]{8})')  # the temporary folders and files `atomic_dir` and `atomic_write` make
 ORPHAN_AGE = 3600  # seconds without a change after which a temporary folder is taken for a killed writer's
 
 def _last_change(path:Path)->float:
@@ -56,6 +56,7 @@ def atomic_dir(path:Path|str,         # the folder to create (`~` expanded)
         write(tmp)
         if overwrite and path.exists():  # the old folder goes aside only now that the new one is whole
             old = path.with_name(f'.{path.name}.old{secrets.token_hex(4)}')
+            os.utime(path)  # so that, set aside, it is not taken for a killed writer's leftover while we swap
             os.rename(path, old)
             try: os.rename(tmp, path)
             except BaseException: os.rename(old, path); raise
@@ -99,12 +100,15 @@ def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing 
 # %% ../nbs/90_files.ipynb #c59ef465
 MANIFEST = '.manifest.json'  # written last by `cached_dir`: the size of every file in the folder
 
-def dir_problem(path:Path|str)->str|None:
-    "Why `path` is not a whole folder written by `cached_dir` (a file missing or cut short), or None."
+def dir_problem(path:Path|str,      # the folder to check (`~` expanded)
+                sizes:dict|None=None, # {file name: bytes} it must hold; None: its manifest, as `cached_dir` wrote it
+               )->str|None:
+    "Why `path` is not a whole folder (a file missing or cut short), or None."
     path = Path(path).expanduser()
     if not path.is_dir(): return f'{path} does not exist'
-    try: sizes = json.loads((path/MANIFEST).read_text())
-    except (OSError, ValueError): return f'{path/MANIFEST} is missing or unreadable'
+    if sizes is None:
+        try: sizes = json.loads((path/MANIFEST).read_text())
+        except (OSError, ValueError): return f'{path/MANIFEST} is missing or unreadable'
     for f,size in sizes.items():
         if not (path/f).is_file(): return f'{path/f} is missing'
         if (got := (path/f).stat().st_size) != size: return f'{path/f} has {got:,} bytes, not {size:,}'

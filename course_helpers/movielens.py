@@ -8,11 +8,11 @@ import csv, io, json, mmap, numbers, os, shutil, socket, threading, urllib.parse
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.data.external import fastai_path, untar_data, URLs
-from .files import atomic_dir
+from .files import atomic_dir, dir_problem
 
 # %% auto #0
 __all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'ML100K_FILES', 'mean_rmse', 'movielens_stats', 'read_ratings',
-           'read_movies', 'movielens_path', 'load_movielens']
+           'read_movies', 'movielens_path', 'movielens_rating_range', 'load_movielens']
 
 # %% ../nbs/10_movielens.ipynb #ed9f662f
 ML100K = dict(n_users=943, n_movies=1682, n_ratings=100_000, min_user_ratings=20,
@@ -186,7 +186,7 @@ def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..
     for c in df.columns[df.dtypes == object]:
         if all(v.strip() for v in df[c].values): continue  # a plain loop: twice as fast as pandas' str methods
         raise _table_error(fname, (df[c].str.strip() == '').values.argmax(), c, 'value is missing')
-    if df.movie.dtype != 'int64': df['movie'] = _to_num(df, fname, 'movie')
+    if df.movie.dtype != 'int64': df['movie'] = _to_num(df, fname, 'movie', sep='|')
     dup = df.movie.duplicated()
     if dup.any(): raise _table_error(fname, dup.values.argmax(), 'movie', f'movie id {df.movie[dup].iloc[0]} appears twice')
     return df
@@ -196,12 +196,6 @@ def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..
 ML100K_FILES = {'u.data': 1_979_173, 'u.item': 236_344, 'u1.base': 1_586_544, 'u1.test': 392_629, 'u2.base': 1_583_948,
     'u2.test': 395_225, 'u3.base': 1_582_546, 'u3.test': 396_627, 'u4.base': 1_581_878, 'u4.test': 397_295,
     'u5.base': 1_581_776, 'u5.test': 397_397}
-
-def _ml100k_problem(path:Path)->str|None:
-    "Why the folder `path` is not a complete copy of the real ML-100k, or None if it is."
-    for f,size in ML100K_FILES.items():
-        if not (path/f).is_file(): return f'{path/f} is missing'
-        if (got := (path/f).stat().st_size) != size: return f'{path/f} has {got:,} bytes, not {size:,}'
 
 def _online(host:str, timeout:float, port:int=443)->bool:
     "Whether a connection to `host`:`port` opens within `timeout` seconds, name lookup included."
@@ -222,7 +216,7 @@ def _download_ml100k(dest:Path, timeout:float=3.)->Path:
         socket.setdefaulttimeout(30)  # a stalled transfer fails instead of hanging
         try: got = untar_data(URLs.ML_100k, archive=d/'.archive', data=d/'.data')
         finally: socket.setdefaulttimeout(old)
-        if why := _ml100k_problem(got): raise ValueError(f'the download of {URLs.ML_100k} is not the ML-100k expected: {why}')
+        if why := dir_problem(got, ML100K_FILES): raise ValueError(f'the download of {URLs.ML_100k} is not the ML-100k expected: {why}')
         for f in got.iterdir(): f.rename(d/f.name)
         for f in ('.archive', '.data'): shutil.rmtree(d/f)
     return atomic_dir(dest, _write)
@@ -235,7 +229,7 @@ def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: th
     real = fastai_path('data')/'ml-100k'
     if os.environ.get('COURSE_HELPERS_SYNTH'): why = 'COURSE_HELPERS_SYNTH is set: generated stand-ins only'
     elif real.exists():
-        if not (why := _ml100k_problem(real)):
+        if not (why := dir_problem(real, ML100K_FILES)):
             print(f'Using the real MovieLens 100k in {real}')
             return real
         why += f': remove {real} to download it again'
@@ -246,7 +240,7 @@ def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: th
             print(f'Using the real MovieLens 100k, downloaded just now to {real}')
             return real
         except Exception as e:  # no network, a refused or cut download, a file that does not match: fall back, and say why
-            if not _ml100k_problem(real): return movielens_path()  # another process downloaded it meanwhile
+            if not dir_problem(real, ML100K_FILES): return movielens_path()  # another process downloaded it meanwhile
             why = f'no {real}, and downloading it failed: {e}'
     from course_helpers.movielens_synth import cached_synth_movielens
     path = cached_synth_movielens()
@@ -254,6 +248,12 @@ def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: th
     return path
 
 # %% ../nbs/10_movielens.ipynb #3cc1428c
+def movielens_rating_range(path:Path|str, # an ML-100k-layout folder
+                          )->tuple:       # (lowest, highest)
+    "The declared rating range of a MovieLens folder: a generated set's, from its synthetic.json; else ML-100k's (1, 5)."
+    meta = Path(path).expanduser()/'synthetic.json'
+    return tuple(json.loads(meta.read_text()).get('rating_range', (1, 5))) if meta.is_file() else (1, 5)
+
 def load_movielens(path:Path|str|None=None, # an ML-100k-layout folder; None: see `movielens_path`
                    rating_range=None,       # the declared (lowest, highest) rating; None: a generated set's, else (1, 5)
                   )->pd.DataFrame:          # columns user, movie, rating, timestamp, title
@@ -261,10 +261,8 @@ def load_movielens(path:Path|str|None=None, # an ML-100k-layout folder; None: se
     path = movielens_path(path)
     if path.is_file(): raise NotADirectoryError(f'{path} is a file: expected a MovieLens folder')
     if not path.is_dir(): raise FileNotFoundError(f'MovieLens folder {path} not found')
-    if rating_range is None:
-        meta = path/'synthetic.json'
-        rating_range = tuple(json.loads(meta.read_text()).get('rating_range', (1, 5))) if meta.is_file() else (1, 5)
-    ratings,movies = read_ratings(path/'u.data', rating_range),read_movies(path/'u.item')
+    ratings = read_ratings(path/'u.data', rating_range or movielens_rating_range(path))
+    movies = read_movies(path/'u.item')
     i = pd.Index(movies.movie).get_indexer(ratings.movie)
     if (i < 0).any():
         row = (i < 0).argmax()

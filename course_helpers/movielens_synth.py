@@ -135,6 +135,8 @@ class MovieLensTruth:
     params:dict|None=None     # the arguments `synth_movielens` was called with
     stars:np.ndarray|None=None # the ratings, lowest first; None: 1, 2, ... one more than `thresholds`
 
+    def __post_init__(self): self.stars = np.arange(1, len(self.thresholds)+2) if self.stars is None else np.asarray(self.stars)
+
     def score(self, user, movie):
         "Latent score without noise, for arrays of user ids and movie ids."
         u,m = np.asarray(user)-1,np.asarray(movie)-1
@@ -145,8 +147,8 @@ class MovieLensTruth:
 
     def expected_rating(self, user, movie):
         "E[rating | true score]: the best prediction any model can make."
-        s,st = self.score(user, movie),np.arange(1, len(self.thresholds)+2) if self.stars is None else np.asarray(self.stars)
-        return st[0] + sum(d*ndtr((s - t)/self.noise_sd) for d,t in zip(np.diff(st), self.thresholds))
+        s = self.score(user, movie)
+        return self.stars[0] + sum(d*ndtr((s - t)/self.noise_sd) for d,t in zip(np.diff(self.stars), self.thresholds))
 
     def best_rmse(self, ratings:pd.DataFrame)->float:
         "RMSE of `expected_rating` against `ratings.rating`: the noise floor no model can expect to beat."
@@ -274,7 +276,7 @@ def _write_tsv(df, fname, chunk=2**20):
 # %% ../nbs/11_movielens_synth.ipynb #75640112
 def _write_files(ratings, truth, d):
     "Write a generated set into the folder `d`: the ML-100k layout plus synthetic.json and truth.npz."
-    stars = np.arange(1, len(truth.thresholds)+2) if truth.stars is None else np.asarray(truth.stars)
+    stars = truth.stars
     _write_tsv(ratings[list(RATING_COLS)], d/'u.data')
     truth.movies.to_csv(d/'u.item', sep='|', header=False, index=False, encoding='latin-1')
     for name,df in zip(('u1.base','u1.test'), _split_u1(ratings, (truth.params or {}).get('seed', 0))):
@@ -322,4 +324,4 @@ def movielens_truth(path:Path|str|None=None, # a folder written by `write_moviel
     movies = pd.read_csv(path/'u.item', sep='|', header=None, names=ITEM_COLS, encoding='latin-1', keep_default_na=False)
     t = meta['truth']
     return MovieLensTruth(mu=t['mu'], noise_sd=t['noise_sd'], thresholds=np.array(t['thresholds']), noise_floor=t['noise_floor'],
-                          movies=movies, params=meta['params'], stars=np.array(t['stars']), **{k:arrs[k] for k in arrs.files})
+                          movies=movies, params=meta['params'], stars=t.get('stars'), **{k:arrs[k] for k in arrs.files})

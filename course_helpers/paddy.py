@@ -77,7 +77,10 @@ def download_paddy(dest:Path|str|None=None, # where to put the folder; default: 
         with zipfile.ZipFile(tmp/f'{PADDY_COMP}.zip') as z: z.extractall(tmp)
         (tmp/f'{PADDY_COMP}.zip').unlink()
         if not (tmp/'train.csv').exists(): raise FileNotFoundError(f"the Kaggle download of {PADDY_COMP} has no train.csv")
-    return atomic_dir(dest, _write)
+    try: return atomic_dir(dest, _write)
+    except FileExistsError:
+        if (dest/'train.csv').exists(): return dest   # another process finished the same download first
+        raise FileExistsError(f"{dest} exists but has no train.csv (an unfinished copy?): remove it and download again") from None
 
 # %% ../nbs/12_paddy.ipynb #6001f598
 def _rows(df:pd.DataFrame, mask, what:str, n:int=5)->str:

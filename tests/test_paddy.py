@@ -191,6 +191,22 @@ def test_failed_download_leaves_nothing_and_says_why(no_real_data, fake_kaggle, 
     assert not (no_real_data/'fastai'/'data').exists() or list((no_real_data/'fastai'/'data').iterdir()) == []
 
 
+def test_download_into_a_folder_without_train_csv_says_so(no_real_data, fake_kaggle, monkeypatch):
+    "A folder without train.csv where the download goes is named and left alone; one another process finishes meanwhile is used."
+    monkeypatch.setenv('KAGGLE_USERNAME', 'u'); monkeypatch.setenv('KAGGLE_KEY', 'k')
+    dest = no_real_data/'fastai'/'data'/PADDY_COMP
+    (dest/'train_images').mkdir(parents=True)
+    with pytest.raises(FileExistsError, match=f'{dest} exists but has no train.csv'): P.download_paddy()
+    assert [o.name for o in dest.iterdir()] == ['train_images']
+    shutil.rmtree(dest)
+    api = sys.modules['kaggle'].api; download = api.competition_download_files
+    def racing(comp, path, quiet=True):
+        download(comp, path, quiet); dest.mkdir(); (dest/'train.csv').write_text('theirs')   # the other process renames first
+    monkeypatch.setattr(api, 'competition_download_files', racing)
+    assert P.download_paddy() == dest and (dest/'train.csv').read_text() == 'theirs'
+    assert sorted(o.name for o in dest.parent.iterdir()) == [PADDY_COMP]   # our temporary folder is gone
+
+
 # --- bad input: each error names the file, row, column or value -------------------------------------------------------
 
 def test_missing_train_csv(paddy):

@@ -46,7 +46,7 @@ setuptools.setup(
     packages = setuptools.find_packages(include=[cfg['lib_name'], cfg['lib_name']+'.*']),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'bench': ['scikit-surprise'], 'kaggle': ['kaggle'] },
+    extras_require={ 'dev': dev_requirements, 'bench': ['scikit-surprise', 'myfm', 'setuptools<81'], 'kaggle': ['kaggle'] },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

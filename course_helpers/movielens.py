@@ -11,8 +11,8 @@ from fastai.data.external import fastai_path, untar_data, URLs
 from .files import atomic_dir, dir_problem
 
 # %% auto #0
-__all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'ML100K_FILES', 'mean_rmse', 'movielens_stats', 'read_ratings',
-           'read_movies', 'movielens_path', 'movielens_rating_range', 'load_movielens']
+__all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'USER_COLS', 'ML100K_FILES', 'mean_rmse', 'movielens_stats',
+           'read_ratings', 'read_movies', 'read_users', 'movielens_path', 'movielens_rating_range', 'load_movielens']
 
 # %% ../nbs/10_movielens.ipynb #ed9f662f
 ML100K = dict(n_users=943, n_movies=1682, n_ratings=100_000, min_user_ratings=20,
@@ -64,6 +64,13 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
         global_mean_rmse=round(mean_rmse(r[~valid], r[valid]), 3) if 0 < valid.sum() < len(r) else np.nan)
 
 # %% ../nbs/10_movielens.ipynb #3a1ffdc8
+def _encoding(raw:bytes)->str:
+    "UTF-8 if `raw` is valid UTF-8 (as plain ASCII is), else latin-1, the encoding of ML-100k's u.item."
+    if raw.isascii(): return 'utf-8'
+    try: raw.decode('utf-8')
+    except UnicodeDecodeError: return 'latin-1'
+    return 'utf-8'
+
 def _line(fname, row):
     "Line number and text of data row `row` (from 0) of `fname`, counting the blank lines pandas skips."
     with open(fname, 'rb') as f:
@@ -77,11 +84,17 @@ def _table_error(fname, row, col, msg):
     "A `ValueError` that points at one field of a headerless file (`row` counts data rows from 0)."
     return ValueError(f"{fname}, line {_line(fname, row)[0]}, column '{col}': {msg}")
 
-def _read_table(fname, sep, names):
-    "A headerless table (numbers where a column holds only numbers); clear errors if empty, ragged or blank."
+def _unique(df, fname, col):
+    "A clear error at the first id in column `col` of `df` that appears twice."
+    dup = df[col].duplicated()
+    if dup.any(): raise _table_error(fname, dup.values.argmax(), col, f'{col} id {df[col][dup].iloc[0]} appears twice')
+
+def _read_table(fname, sep, names, dtype=None):
+    "A headerless table (numbers where a column holds only numbers, unless `dtype`); clear errors if empty, ragged or blank."
     what = ('tab' if sep == '\t' else repr(sep)) + '-separated ' + ', '.join(names)
-    if not fname.read_bytes().strip(): raise ValueError(f'{fname} is empty: expected {what}')
-    try: df = pd.read_csv(fname, sep=sep, header=None, keep_default_na=False, quoting=csv.QUOTE_NONE, low_memory=False)
+    if not (raw := fname.read_bytes()).strip(): raise ValueError(f'{fname} is empty: expected {what}')
+    try: df = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, keep_default_na=False, quoting=csv.QUOTE_NONE, low_memory=False,
+                          dtype=dtype, encoding=_encoding(raw))
     except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{fname} cannot be read as {what}: {str(e).strip()}') from None
     if df.shape[1] != len(names): raise ValueError(f'{fname} has {df.shape[1]} columns, expected {len(names)}: {", ".join(names)}')
     df.columns = names
@@ -151,44 +164,68 @@ def read_ratings(fname:Path|str,      # a file in the u.data format: user, movie
     return df
 
 # %% ../nbs/10_movielens.ipynb #af0a63c6
-def _encoding(raw:bytes)->str:
-    "UTF-8 if `raw` is valid UTF-8 (as plain ASCII is), else latin-1, the encoding of ML-100k's u.item."
-    if raw.isascii(): return 'utf-8'
-    try: raw.decode('utf-8')
-    except UnicodeDecodeError: return 'latin-1'
-    return 'utf-8'
-
-def _item_table(raw, fname, encoding):
-    "Movie ids and titles from the u.item bytes `raw`; a title may hold `|` on a line of all 24 fields."
+def _item_table(raw, fname, encoding, genres=False):
+    "Ids and titles (and with `genres`, release dates and flags as text) from the u.item bytes `raw`; a title may hold `|`."
     n = len(ITEM_COLS)
+    cols,names = ((0, 1, 2, *range(5, n)), ['movie', 'title', 'release_date', *ML_GENRES]) if genres else ((0, 1, n-1), ['movie', 'title'])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # a malformed file goes the slow way below
-        try: df = pd.read_csv(io.BytesIO(raw), sep='|', header=None, names=range(n), usecols=(0, 1, n-1), dtype={0:'int64', 1:str, n-1:'float64'},
+        try: df = pd.read_csv(io.BytesIO(raw), sep='|', header=None, names=range(n), usecols=cols, dtype={0:'int64', 1:str} | {c:str if genres else 'float64' for c in cols[2:]},
                               keep_default_na=False, encoding=encoding, quoting=csv.QUOTE_NONE)
         except (ValueError, OverflowError): df = None  # e.g. a line with fewer than `n` fields
     if df is not None and raw.count(b'|') == (n-1)*len(df) and not _past_float(df[0].values):  # every line has `n` fields
         # pandas reads True and False as 1 and 0: check how ids 0 and 1 are written
         if all(_line(fname, r)[1].split('|')[0].strip() in ('0', '1') for r in np.flatnonzero(df[0].isin([0, 1]))[:2]):
-            return df[[0, 1]].set_axis(['movie','title'], axis=1)
+            return df[list(cols[:len(names)])].set_axis(names, axis=1)
     lines = [l.rstrip('\r').split('|') for l in raw.decode(encoding).split('\n') if l.strip('\r')]
-    return pd.DataFrame([(p[0], '|'.join(p[1:max(2, len(p)-n+2)])) for p in lines], columns=['movie','title'])
+    if genres and (short := [i for i,p in enumerate(lines) if len(p) < n]):
+        raise ValueError(f"{fname}, line {_line(fname, short[0])[0]}: {len(lines[short[0]])} fields, expected {n} separated by '|': "
+                         "movie id, title, release date, video release date, URL and 19 genre flags")
+    if genres: return pd.DataFrame([(p[0], '|'.join(p[1:len(p)-n+2]), p[len(p)-n+2], *p[len(p)-19:]) for p in lines], columns=names)
+    return pd.DataFrame([(p[0], '|'.join(p[1:max(2, len(p)-n+2)])) for p in lines], columns=names)
+
+def _genres_dates(df, fname):
+    "The text genre flags of `df` as 0/1 ints and its release dates as datetimes; a clear error at the first bad one."
+    g = df[list(ML_GENRES)].to_numpy(str)
+    if not (ok := (g == '0') | (g == '1')).all():
+        r,c = np.argwhere(~ok)[0]
+        raise _table_error(fname, r, ML_GENRES[c], f'{str(g[r, c])!r} is not a genre flag: 0 or 1')
+    d = df.release_date.str.strip()
+    date = pd.to_datetime(d, format='%d-%b-%Y', errors='coerce')
+    if (bad := date.isna() & (d != '')).any():  # a blank date is allowed: ML-100k's movie 267 has none
+        raise _table_error(fname, bad.values.argmax(), 'release_date', f'{d[bad].iloc[0]!r} is not a date like 01-Jan-1995')
+    return df.assign(release_date=date, **{k:g[:,i].astype('int64') for i,k in enumerate(ML_GENRES)})
 
 def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..., no header
                 encoding=None,  # None: UTF-8 if the file is valid UTF-8, else latin-1 (ML-100k's)
-               )->pd.DataFrame: # columns movie, title
-    "Read and check the movie ids and titles of an ML-100k u.item file."
+                genres:bool=False, # also the release date (NaT where blank) and one 0/1 column per genre of `ML_GENRES`
+               )->pd.DataFrame: # columns movie, title (and release_date and the genres)
+    "Read and check the movie ids and titles (and with `genres`, release dates and genres) of an ML-100k u.item file."
     fname = Path(fname).expanduser()
     if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
     raw = fname.read_bytes()
     if not raw or raw.isspace(): raise ValueError(f"{fname} is empty: expected '|'-separated movie id, title, ...")
     if b'|' not in raw: raise ValueError(f"{fname} cannot be read as '|'-separated movie id, title, ...: it has no '|'")
-    df = _item_table(raw, fname, encoding or _encoding(raw))
-    for c in df.columns[df.dtypes == object]:
-        if all(v.strip() for v in df[c].values): continue  # a plain loop: twice as fast as pandas' str methods
+    df = _item_table(raw, fname, encoding or _encoding(raw), genres)
+    for c in ('movie', 'title'):
+        if df[c].dtype != object or all(v.strip() for v in df[c].values): continue  # a plain loop: twice as fast as pandas' str methods
         raise _table_error(fname, (df[c].str.strip() == '').values.argmax(), c, 'value is missing')
     if df.movie.dtype != 'int64': df['movie'] = _to_num(df, fname, 'movie', sep='|')
-    dup = df.movie.duplicated()
-    if dup.any(): raise _table_error(fname, dup.values.argmax(), 'movie', f'movie id {df.movie[dup].iloc[0]} appears twice')
+    _unique(df, fname, 'movie')
+    return _genres_dates(df, fname) if genres else df
+
+# %% ../nbs/10_movielens.ipynb #95dcacb3
+USER_COLS = ('user', 'age', 'gender', 'occupation', 'zip_code')
+
+def read_users(fname:Path|str, # a file in the u.user format: user id|age|gender|occupation|zip code, no header
+              )->pd.DataFrame: # columns `USER_COLS`: ids and ages as integers, the rest as text (zip codes keep their leading zeros)
+    "Read and check an ML-100k u.user file: one line per user, its age, gender, occupation and zip code."
+    fname = Path(fname).expanduser()
+    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
+    df = _read_table(fname, '|', USER_COLS, dtype=str)
+    for c in ('user', 'age'): df[c] = _to_num(df, fname, c, sep='|')
+    if (bad := ~df.age.between(0, 150)).any(): raise _table_error(fname, bad.values.argmax(), 'age', f'{df.age[bad].iloc[0]} is not an age from 0 to 150')
+    _unique(df, fname, 'user')
     return df
 
 # %% ../nbs/10_movielens.ipynb #0360488e

@@ -6,28 +6,39 @@
 from __future__ import annotations
 import os, re, json, time, hashlib, secrets, shutil, tempfile
 from pathlib import Path
+from .checks import check_path, check_choice
 
 # %% auto #0
-__all__ = ['ORPHAN_AGE', 'MANIFEST', 'data_home', 'cache_key', 'atomic_dir', 'atomic_write', 'dir_problem', 'cached_dir']
+__all__ = ['ORPHAN_AGE', 'MANIFEST', 'data_home', 'jsonable', 'cache_key', 'is_temp_name', 'atomic_dir', 'atomic_write',
+           'dir_problem', 'cached_dir']
 
 # %% ../nbs/90_files.ipynb #7280ab34
 def data_home()->Path:
     "Folder for generated data: `$COURSE_HELPERS_DATA` (`~` expanded; empty: unset), else `~/.cache/course_helpers`."
     env = os.environ.get('COURSE_HELPERS_DATA', '').strip()
-    return Path(env).expanduser().absolute() if env else Path.home()/'.cache'/'course_helpers'
+    if not env: return Path.home()/'.cache'/'course_helpers'
+    return check_path(env, 'COURSE_HELPERS_DATA', kind='dir', exists=False).absolute()
 
 # %% ../nbs/90_files.ipynb #7b06a46f
-def _plain(o):
-    "A JSON-able form of `o`: NumPy (and PyTorch) values as Python ones, anything else as its `str`."
+def jsonable(o):
+    "A JSON-able form of `o` for `json.dumps(default=...)`: NumPy (and PyTorch) values as Python ones, anything else as its `str`."
     return o.tolist() if hasattr(o, 'tolist') else str(o)
+
+_plain = jsonable   # the old name, until movielens_synth imports `jsonable`
 
 def cache_key(**params)->str:
     "A short hash of `params` that names a cache folder: any change to them gives another name."
-    return hashlib.sha1(json.dumps(params, sort_keys=True, default=_plain).encode()).hexdigest()[:10]
+    return hashlib.sha1(json.dumps(params, sort_keys=True, default=jsonable).encode()).hexdigest()[:10]
 
 # %% ../nbs/90_files.ipynb #e0580a0a
 _TMP = re.compile(r'\..+\.(tmp[a-z0-9_]{8}|old[0-9a-f]{8})')  # the temporary folders and files `atomic_dir` and `atomic_write` make
 ORPHAN_AGE = 3600  # seconds without a change after which a temporary folder is taken for a killed writer's
+
+def is_temp_name(name:str, # a file or folder name (not a path)
+                )->bool:
+    "Whether `name` is a temporary file or folder of `atomic_dir` or `atomic_write` (`.name.tmpXXXXXXXX`, `.name.oldXXXXXXXX`)."
+    if not isinstance(name, str): raise TypeError(f"name must be a file name (str), got {name!r} ({type(name).__name__})")
+    return bool(_TMP.fullmatch(name))
 
 def _last_change(path:Path)->float:
     "The latest modification time of `path` and everything under it (now, if it changes while we look)."
@@ -37,7 +48,7 @@ def _last_change(path:Path)->float:
 def _clean_orphans(folder:Path, max_age:float=ORPHAN_AGE):
     "Delete temporary folders and files that killed writers left in `folder`, untouched for `max_age` s."
     for p in folder.iterdir():
-        if not _TMP.fullmatch(p.name) or time.time() - _last_change(p) <= max_age: continue
+        if not is_temp_name(p.name) or time.time() - _last_change(p) <= max_age: continue
         if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
         else: p.unlink(missing_ok=True)
 
@@ -46,7 +57,9 @@ def atomic_dir(path:Path|str,         # the folder to create (`~` expanded)
                overwrite:bool=False,  # replace `path` if it exists (else: refuse)
               )->Path:
     "Call `write(tmp)` on a new folder beside `path`, then rename it to `path`: nobody sees half a folder."
-    path = Path(path).expanduser()
+    path = check_path(path, 'path', kind='dir', exists=False)
+    if not callable(write): raise TypeError(f"write must be a function called as write(tmp), got {write!r} ({type(write).__name__})")
+    check_choice(overwrite, 'overwrite', (True, False))
     if path.exists() and not overwrite: raise FileExistsError(f'{path} already exists: not overwriting it')
     path.parent.mkdir(parents=True, exist_ok=True)
     _clean_orphans(path.parent)
@@ -81,10 +94,9 @@ def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing 
                 )->Path:
     "Write `data` to a temporary file beside `path`, then rename it to `path`: readers see old or new."
     if isinstance(data, str): data = data.encode()
-    if not isinstance(data, (bytes, bytearray, memoryview)): raise TypeError(f"atomic_write: data must be str or bytes, got {type(data).__name__}")
+    if not isinstance(data, (bytes, bytearray, memoryview)): raise TypeError(f"data must be str or bytes, got {data!r:.60} ({type(data).__name__})")
     data = bytes(data)
-    path = Path(path).expanduser()
-    if path.is_dir(): raise IsADirectoryError(f"atomic_write: {path} is a folder, not a file")
+    path = check_path(path, 'path', kind='file', exists=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.tmp')
     try:
@@ -100,15 +112,21 @@ def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing 
 # %% ../nbs/90_files.ipynb #c59ef465
 MANIFEST = '.manifest.json'  # written last by `cached_dir`: the size of every file in the folder
 
+def _size_table(d)->bool:
+    "Whether `d` is a `{file name: bytes}` dict: names as `str`, sizes whole numbers >= 0."
+    return isinstance(d, dict) and all(isinstance(f, str) and type(n) is int and n >= 0 for f,n in d.items())
+
 def dir_problem(path:Path|str,      # the folder to check (`~` expanded)
                 sizes:dict|None=None, # {file name: bytes} it must hold; None: its manifest, as `cached_dir` wrote it
                )->str|None:
     "Why `path` is not a whole folder (a file missing or cut short), or None."
-    path = Path(path).expanduser()
+    path = check_path(path, 'path', exists=False)
     if not path.is_dir(): return f'{path} does not exist'
     if sizes is None:
         try: sizes = json.loads((path/MANIFEST).read_text())
-        except (OSError, ValueError): return f'{path/MANIFEST} is missing or unreadable'
+        except (OSError, ValueError): sizes = None
+        if not _size_table(sizes): return f'{path/MANIFEST} is missing or unreadable'
+    elif not _size_table(sizes): raise TypeError(f"sizes must be a dict of {{file name: bytes}}, got {sizes!r:.60}")
     for f,size in sizes.items():
         if not (path/f).is_file(): return f'{path/f} is missing'
         if (got := (path/f).stat().st_size) != size: return f'{path/f} has {got:,} bytes, not {size:,}'
@@ -117,7 +135,8 @@ def cached_dir(path:Path|str, # the folder (`~` expanded)
                write,         # `write(tmp)` fills a new folder `tmp`
               )->Path:
     "The folder `path`, written whole by `write` (with `atomic_dir`) if missing or no longer complete."
-    path = Path(path).expanduser()
+    path = check_path(path, 'path', kind='dir', exists=False)
+    if not callable(write): raise TypeError(f"write must be a function called as write(tmp), got {write!r} ({type(write).__name__})")
     if dir_problem(path) is None: return path
     def _write(d):
         write(d)

@@ -4,14 +4,15 @@
 
 # %% ../nbs/11_movielens_synth.ipynb #0e068094
 from __future__ import annotations
-import json, inspect
+import json, inspect, zipfile
 from functools import partial
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.meta import delegates
 from scipy.special import ndtr
-from .files import data_home, cache_key, atomic_dir, cached_dir, dir_problem, _plain
+from .files import data_home, cache_key, atomic_dir, cached_dir, dir_problem, jsonable
+from .checks import check_count, check_counts, check_fraction, check_path, check_ratings, check_real, check_seed
 from .movielens import *
 
 # %% auto #0
@@ -104,18 +105,18 @@ _W2 = ('River Heart Road City Dream Night Garden Storm Harbor Mirror Kingdom Pro
 _GENRE_COUNTS = np.array([2, 251, 135, 42, 122, 505, 109, 50, 725, 22, 24, 92, 56, 61, 247, 101, 251, 71, 27])
 
 def _synth_movies(nm, rng):
-    "A u.item table (`ITEM_COLS`) of `nm` movies: unique titles with a year, release dates, 1-3 genres."
+    "A u.item table of `nm` movies, as `read_movies(genres=True)` reads it: unique titles with a year, release dates, 1-3 genres."
     names = [f'{a} {b}' for a in _W1 for b in _W2]
     names = [names[i % len(names)] + (f' {i//len(names)+1}' if i >= len(names) else '')
              for i in rng.permutation(max(nm, len(names)))[:nm]]
     year = np.clip(1998 - np.floor(rng.exponential(6, nm)), 1922, 1998).astype(int)
-    month = np.array('Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec'.split())[rng.integers(0, 12, nm)]
+    month = rng.integers(1, 13, nm)
     n_genres = rng.choice([1, 2, 3], size=nm, p=[0.5, 0.3, 0.2])
     order = np.argsort(-(np.log(_GENRE_COUNTS) + rng.gumbel(size=(nm, len(ML_GENRES)))), axis=1)  # genres by frequency, without replacement
     genres = np.zeros((nm, len(ML_GENRES)), dtype=int)
     np.put_along_axis(genres, order, np.arange(len(ML_GENRES)) < n_genres[:,None], axis=1)
     df = pd.DataFrame(dict(movie=np.arange(1, nm+1), title=[f'{n} ({y})' for n,y in zip(names, year)],
-        release_date=[f'{d:02d}-{mo}-{y}' for d,mo,y in zip(rng.integers(1, 29, nm), month, year)], video_release_date='', url=''))
+        release_date=pd.to_datetime(pd.DataFrame(dict(year=year, month=month, day=rng.integers(1, 29, nm))))))
     return pd.concat([df, pd.DataFrame(genres, columns=ML_GENRES)], axis=1)
 
 # %% ../nbs/11_movielens_synth.ipynb #9ef8dbb7
@@ -130,7 +131,7 @@ class MovieLensTruth:
     user_factors:np.ndarray   # (n_users, n_factors)
     movie_factors:np.ndarray  # (n_movies, n_factors)
     genre_factors:np.ndarray  # (19, n_factors): the direction each genre of `ML_GENRES` pulls its movies
-    movies:pd.DataFrame       # u.item as a table (`ITEM_COLS`): titles and genre flags
+    movies:pd.DataFrame       # u.item as `read_movies(genres=True)` reads it: ids, titles, release dates, genre flags
     noise_floor:float=float('nan') # `best_rmse` on all the generated ratings
     params:dict|None=None     # the arguments `synth_movielens` was called with
     stars:np.ndarray|None=None # the ratings, lowest first; None: 1, 2, ... one more than `thresholds`
@@ -139,7 +140,7 @@ class MovieLensTruth:
 
     def score(self, user, movie):
         "Latent score without noise, for arrays of user ids and movie ids."
-        u,m = np.asarray(user)-1,np.asarray(movie)-1
+        u,m = (check_counts(np.ravel(x), what).reshape(np.shape(x)) - 1 for x,what in ((user, 'user'), (movie, 'movie')))
         for what,i,n in (('user', u, len(self.user_bias)), ('movie', m, len(self.movie_bias))):
             if i.size and (i.min() < 0 or i.max() >= n): raise IndexError(f'{what} ids must lie in 1..{n}, got {i.min()+1}..{i.max()+1}')
         dot = sum(self.user_factors[:,k][u]*self.movie_factors[:,k][m] for k in range(self.user_factors.shape[1]))  # no (n, n_factors) copies
@@ -156,23 +157,29 @@ class MovieLensTruth:
         return float(np.sqrt(np.mean(err**2)))
 
 # %% ../nbs/11_movielens_synth.ipynb #8dab6ca1
-def _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars, n_factors, sds, genre_weight):
-    "Clear errors for impossible sizes, `shares` that do not fit `stars`, and spreads that make no sense."
-    sizes = dict(n_users=n_users, n_movies=n_movies, n_ratings=n_ratings, min_user_ratings=min_user_ratings, n_factors=n_factors)
-    for k,v in sizes.items():
-        if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1: raise ValueError(f'{k}={v!r} must be a whole number, at least 1')
-    if min_user_ratings > n_movies: raise ValueError(f'min_user_ratings={min_user_ratings} exceeds n_movies={n_movies}')
-    lo,hi = max(n_users*min_user_ratings, n_movies),n_users*n_movies
-    if not lo <= n_ratings <= hi:
-        raise ValueError(f'n_ratings={n_ratings} must lie between {lo:,} (every user rates min_user_ratings={min_user_ratings}, '
-                         f'every movie is rated) and n_users*n_movies={hi:,}')
+def _numbers(v, name:str, **bounds)->np.ndarray:
+    "`v` as an array if it is a list of finite numbers within `bounds` (`check_real` names the first that is not)."
+    if isinstance(v, (str, bytes)) or not np.iterable(v): raise TypeError(f'{name} must be a list of numbers, got {v!r} ({type(v).__name__})')
+    for i,x in enumerate(v): check_real(x, f'{name}[{i}]', **bounds)
+    return np.asarray(v)
+
+def _check_args(p:dict)->tuple:
+    "The arguments `p` of `synth_movielens`, checked: sizes that fit together, spreads, `shares` that fit `stars`; (shares, stars)."
+    for k in ('n_users', 'n_movies', 'n_ratings', 'min_user_ratings', 'n_factors'): check_count(p[k], k)
+    for k in ('user_bias_sd', 'movie_bias_sd', 'factor_sd'): check_real(p[k], k, ge=0)
+    check_real(p['noise_sd'], 'noise_sd', gt=0); check_fraction(p['genre_weight'], 'genre_weight', zero=True, one=True); check_seed(p['seed'])
+    nu,nm,nr,mu = (p[k] for k in ('n_users', 'n_movies', 'n_ratings', 'min_user_ratings'))
+    if mu > nm: raise ValueError(f'min_user_ratings={mu} exceeds n_movies={nm}')
+    if not max(nu*mu, nm) <= nr <= nu*nm:
+        raise ValueError(f'n_ratings={nr} must lie between {max(nu*mu, nm):,} (every user rates min_user_ratings={mu}, '
+                         f'every movie is rated) and n_users*n_movies={nu*nm:,}')
+    shares = _numbers(p['shares'], 'shares', gt=0).astype(float)
+    stars = np.arange(1, len(shares)+1) if p['stars'] is None else _numbers(p['stars'], 'stars')
     if len(shares) != len(stars) or len(stars) < 2:
         raise ValueError(f'shares has {len(shares)} values and stars {len(stars)}: need one share per rating, at least 2')
-    if (shares <= 0).any() or abs(shares.sum() - 1) > 0.01: raise ValueError(f'shares={tuple(shares)} must be positive and sum to 1')
-    if (np.diff(stars) <= 0).any(): raise ValueError(f'stars={tuple(stars)} must increase')
-    for k,v in sds.items():
-        if not v >= (1e-9 if k == 'noise_sd' else 0): raise ValueError(f'{k}={v!r} must be {"positive" if k == "noise_sd" else "0 or more"}')
-    if not 0 <= genre_weight <= 1: raise ValueError(f'genre_weight={genre_weight!r} must lie in 0..1')
+    if abs(shares.sum() - 1) > 0.01: raise ValueError(f'shares must sum to 1, got {tuple(shares.tolist())} (sum {shares.sum():g})')
+    if (np.diff(stars) <= 0).any(): raise ValueError(f'stars must increase, got {tuple(stars.tolist())}')
+    return shares,stars
 
 # %% ../nbs/11_movielens_synth.ipynb #7a273a19
 def synth_movielens(n_users:int=943,         # users (ML-100k: 943)
@@ -190,10 +197,9 @@ def synth_movielens(n_users:int=943,         # users (ML-100k: 943)
                     seed:int=42,             # same seed, same data
                    )->tuple:                 # (ratings as `load_movielens` returns them, `MovieLensTruth`)
     "Ratings shaped like MovieLens from planted biases, genre-driven factors and noise, cut by `shares`."
-    params,rng,f = dict(locals()),np.random.default_rng(seed),ML100K
-    stars,shares = np.arange(1, len(shares)+1) if stars is None else np.asarray(stars),np.asarray(shares, dtype=float)
-    _check_sizes(n_users, n_movies, n_ratings, min_user_ratings, shares, stars, n_factors,
-                 dict(user_bias_sd=user_bias_sd, movie_bias_sd=movie_bias_sd, factor_sd=factor_sd, noise_sd=noise_sd), genre_weight)
+    params,f = dict(locals()),ML100K
+    shares,stars = _check_args(params)
+    rng = np.random.default_rng(seed)
     n_user = _int_counts(_scale_to(_shape(n_users, f['pcts'], f['user_pcts'], f['min_user_ratings'], f['user_max']),
                                    n_ratings, min_user_ratings, n_movies), n_ratings, n_movies)
     movie_target = _scale_to(_shape(n_movies, f['pcts'], f['movie_pcts'], 1, f['movie_max']), n_ratings, 0.5, n_users)
@@ -274,11 +280,17 @@ def _write_tsv(df, fname, chunk=2**20):
             f.write(b[b != 0].tobytes())
 
 # %% ../nbs/11_movielens_synth.ipynb #75640112
+def _write_item(movies, fname):
+    "Write `movies` (as `read_movies(genres=True)` reads them) in ML-100k's u.item format: latin-1, '|'-separated, unquoted."
+    date,flags = movies.release_date.dt.strftime('%d-%b-%Y').fillna(''),['|'.join(g) for g in movies[list(ML_GENRES)].to_numpy(str)]
+    with open(fname, 'w', encoding='latin-1', newline='\n') as f:
+        f.writelines(f'{m}|{t}|{d}|||{g}\n' for m,t,d,g in zip(movies.movie, movies.title, date, flags))
+
 def _write_files(ratings, truth, d):
     "Write a generated set into the folder `d`: the ML-100k layout plus synthetic.json and truth.npz."
     stars = truth.stars
     _write_tsv(ratings[list(RATING_COLS)], d/'u.data')
-    truth.movies.to_csv(d/'u.item', sep='|', header=False, index=False, encoding='latin-1')
+    _write_item(truth.movies, d/'u.item')
     for name,df in zip(('u1.base','u1.test'), _split_u1(ratings, (truth.params or {}).get('seed', 0))):
         _write_tsv(df[list(RATING_COLS)], d/name)
     scalars = dict(mu=truth.mu, noise_sd=truth.noise_sd, thresholds=truth.thresholds.tolist(), noise_floor=truth.noise_floor,
@@ -286,15 +298,25 @@ def _write_files(ratings, truth, d):
     (d/'synthetic.json').write_text(json.dumps(dict(
         note='GENERATED by course_helpers.movielens_synth.synth_movielens: not the real MovieLens data',
         generator_version=ML_SYNTH_VERSION, rating_range=[stars[0].item(), stars[-1].item()], params=truth.params, truth=scalars),
-        indent=2, default=_plain))
+        indent=2, default=jsonable))
     np.savez(d/'truth.npz', **{k:getattr(truth, k) for k in ('user_bias','movie_bias','user_factors','movie_factors','genre_factors')})
+
+def _check_set(ratings, truth):
+    "Clear errors for a `ratings`, `truth` pair that would write a set that reads back wrong: types, columns, ids, ratings."
+    if not isinstance(truth, MovieLensTruth): raise TypeError(f'truth must be a MovieLensTruth (from synth_movielens), got {type(truth).__name__}')
+    check_ratings(ratings, 'ratings', RATING_COLS[:3], rating_range=(truth.stars[0], truth.stars[-1]))
+    if 'timestamp' not in ratings: raise ValueError(f'ratings must be a DataFrame with columns {list(RATING_COLS)}, got columns {list(ratings.columns)}')
+    for c,n in (('user', len(truth.user_bias)), ('movie', len(truth.movies)), ('timestamp', None)):
+        ids = check_counts(ratings[c], f'ratings[{c!r}]')
+        if n and not 1 <= ids.min() <= ids.max() <= n: raise ValueError(f'ratings[{c!r}] must hold ids from 1 to {n}, as truth has, got {ids.min()}..{ids.max()}')
 
 def write_movielens(ratings:pd.DataFrame, # from `synth_movielens`
                     truth:MovieLensTruth, # from `synth_movielens`
                     path:Path|str,        # a folder that does not exist yet
                    )->Path:
     "Write a generated set to the new folder `path`: u.data, u.item, u1.base, u1.test, synthetic.json, truth.npz."
-    return atomic_dir(path, partial(_write_files, ratings, truth))
+    _check_set(ratings, truth)
+    return atomic_dir(check_path(path, 'path', exists=False), partial(_write_files, ratings, truth))
 
 # %% ../nbs/11_movielens_synth.ipynb #251b25f0
 ML_SYNTH_VERSION = 2  # bump when `synth_movielens` changes what a seed produces: cached sets then regenerate
@@ -309,6 +331,7 @@ def _synth_dir(**kwargs)->Path:
 @delegates(synth_movielens)
 def cached_synth_movielens(**kwargs)->Path: # folder in the ML-100k layout
     "Folder holding `synth_movielens(**kwargs)` in the ML-100k layout, generated when missing or damaged."
+    if kwargs.get('seed', 0) is None: raise ValueError('seed must be a whole number for a cached set, got None: each call would draw another set')
     path = _synth_dir(**kwargs)
     if dir_problem(path) is None: return path
     return cached_dir(path, partial(_write_files, *synth_movielens(**kwargs)))
@@ -317,11 +340,14 @@ def cached_synth_movielens(**kwargs)->Path: # folder in the ML-100k layout
 def movielens_truth(path:Path|str|None=None, # a folder written by `write_movielens`; None: the default generated set
                    )->MovieLensTruth:
     "The planted truth of a generated MovieLens folder, from its synthetic.json, truth.npz and u.item."
-    path = cached_synth_movielens() if path is None else Path(path).expanduser()
+    path = cached_synth_movielens() if path is None else check_path(path, 'path', kind='dir')
     if not (path/'synthetic.json').is_file():
         raise FileNotFoundError(f'{path} has no synthetic.json: it is not a generated set, so there is no planted truth')
-    meta,arrs = json.loads((path/'synthetic.json').read_text()),np.load(path/'truth.npz')
-    movies = pd.read_csv(path/'u.item', sep='|', header=None, names=ITEM_COLS, encoding='latin-1', keep_default_na=False)
-    t = meta['truth']
-    return MovieLensTruth(mu=t['mu'], noise_sd=t['noise_sd'], thresholds=np.array(t['thresholds']), noise_floor=t['noise_floor'],
-                          movies=movies, params=meta['params'], stars=t.get('stars'), **{k:arrs[k] for k in arrs.files})
+    try:
+        meta = json.loads((path/'synthetic.json').read_text()); t = meta['truth']
+        with np.load(path/'truth.npz') as z: arrs = {k:z[k] for k in ('user_bias','movie_bias','user_factors','movie_factors','genre_factors')}
+        return MovieLensTruth(mu=t['mu'], noise_sd=t['noise_sd'], thresholds=np.array(t['thresholds']), noise_floor=t['noise_floor'],
+                              movies=read_movies(path/'u.item', genres=True), params=meta['params'], stars=t.get('stars'), **arrs)
+    except (ValueError, KeyError, TypeError, zipfile.BadZipFile) as e:  # read_movies names the file and line itself
+        if str(path) in str(e): raise
+        raise ValueError(f'{path} is not a whole generated set: synthetic.json or truth.npz does not read ({type(e).__name__}: {e})') from None

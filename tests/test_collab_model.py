@@ -1,22 +1,21 @@
-"Saving and loading course_helpers.collab models: interrupted writes, races, bad files (the lesson is nbs/03_collab.ipynb)."
+"Saving and loading course_helpers.collab_model models: interrupted writes, races, bad files (the reference is nbs/14_collab_model.ipynb)."
 import errno, hashlib, json, os, pickle, subprocess, sys, tempfile, threading, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, pytest, torch
-from fastai.tabular.all import Learner, MSELossFlat, set_seed
-from fastai.collab import CollabDataLoaders, EmbeddingNN
-import course_helpers.collab as collab
-from course_helpers.files import _TMP
-from course_helpers.collab import CollabModel, DotProductBias
+from fastai.tabular.all import set_seed
+from fastai.collab import CollabDataLoaders, EmbeddingNN, collab_learner
+from course_helpers.files import is_temp_name
+from course_helpers.collab_model import CollabModel
 
 def _model(n_factors, seed):
-    "A small trained `DotProductBias` on string user ids, as a `CollabModel`, and the ratings it was trained on."
+    "A small trained `EmbeddingDotBias` on string user ids, as a `CollabModel`, and the ratings it was trained on."
     rng = np.random.default_rng(0)
     u, i = rng.integers(0, 40, 1500), rng.integers(0, 30, 1500)
     df = pd.DataFrame(dict(user=[f'u{o}' for o in u], title=[f'Movie {o}' for o in i],
                            rating=rng.integers(1, 6, 1500).astype(float))).drop_duplicates(['user', 'title'])
     dls = CollabDataLoaders.from_df(df, item_name='title', bs=128, seed=42)
     set_seed(seed)
-    learn = Learner(dls, DotProductBias(len(dls.classes['user']), len(dls.classes['title']), n_factors), loss_func=MSELossFlat())
+    learn = collab_learner(dls, n_factors=n_factors, y_range=(0, 5.5))
     with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, 3e-2)
     return df, CollabModel.from_learner(learn)
 
@@ -35,7 +34,7 @@ def which(path, a, b, pairs):
         if np.array_equal(p, m.predict(*pairs)): return name
     raise AssertionError(f'{path} loads as neither model')
 
-def leftovers(path): return sorted(p.name for p in path.iterdir() if _TMP.fullmatch(p.name))   # atomic_write's temporary files
+def leftovers(path): return sorted(p.name for p in path.iterdir() if is_temp_name(p.name))   # atomic_write's temporary files
 
 # --- interrupted writes: every step of a save fails in turn, and the folder still holds a whole model
 
@@ -99,7 +98,7 @@ def test_first_save_interrupted_leaves_no_model(models, tmp_path, monkeypatch):
 
 KILLER = '''
 import sys
-from course_helpers.collab import CollabModel
+from course_helpers.collab_model import CollabModel
 a, b = CollabModel.load(sys.argv[1]), CollabModel.load(sys.argv[2])
 i = 0
 while True:
@@ -179,7 +178,7 @@ def test_mismatched_pair_from_two_saves(models, tmp_path):
 def resign(path, cfg):
     "Write `cfg` as a collab.json with a valid checksum, as a tool that edits it on purpose would."
     cfg = {k: v for k, v in cfg.items() if k != 'sha256'}
-    (path/'collab.json').write_text(json.dumps(cfg | dict(sha256=collab._sha(cfg))))
+    (path/'collab.json').write_text(json.dumps(cfg | dict(sha256=hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest())))
 
 def test_weights_outside_the_folder_or_not_fitting(models, tmp_path):
     path, cfg = saved(models, tmp_path)
@@ -191,12 +190,15 @@ def test_weights_outside_the_folder_or_not_fitting(models, tmp_path):
     with pytest.raises(ValueError, match='do not make a model'): CollabModel.load(path)
 
 def old_save(m, path):
-    "A folder as CollabModel.save wrote it before checksums (format 1): model.pth and an unchecked collab.json."
+    "A folder as CollabModel.save wrote the lesson's `DotProductBias` before checksums (format 1): model.pth and an unchecked collab.json."
     path.mkdir()
-    cfg = dict(model='DotProductBias', n_factors=m.model.user_factors.shape[1], y_range=list(m.model.y_range), user_name=m.user_name,
-               item_name=m.item_name, users=m.users, items=m.items, user_counts=m.user_counts.tolist(), item_counts=m.item_counts.tolist())
+    (u, us), (i, its) = [(k, list(v.items)) for k, v in m.classes.items()]
+    cfg = dict(model='DotProductBias', n_factors=m.model.u_weight.embedding_dim, y_range=list(m.model.y_range), user_name=u,
+               item_name=i, users=us, items=its, user_counts=m.counts[u].tolist(), item_counts=m.counts[i].tolist())
     (path/'collab.json').write_text(json.dumps(cfg))
-    torch.save(m.model.state_dict(), path/'model.pth')
+    sd = m.model.state_dict()   # DotProductBias's names: biases as vectors
+    torch.save(dict(user_factors=sd['u_weight.weight'], movie_factors=sd['i_weight.weight'], user_bias=sd['u_bias.weight'][:, 0],
+                    movie_bias=sd['i_bias.weight'][:, 0]), path/'model.pth')
     return path
 
 def test_older_folders_load_with_a_warning_and_are_upgraded(models, tmp_path):
@@ -247,12 +249,12 @@ def test_save_refuses_files_it_did_not_write(models, tmp_path):
 
 def test_save_refuses_ids_json_would_change(models, tmp_path):
     a = models[0]
-    m = CollabModel(a.model, ['#na#'] + [(1, i) for i in range(1, len(a.users))], a.items, user_counts=a.user_counts, item_counts=a.item_counts)
+    m = CollabModel(a.model, {'user': ['#na#'] + [(1, i) for i in range(1, len(a.classes['user']))], 'title': a.classes['title'].items}, a.counts)
     with pytest.raises(TypeError, match='ids that JSON keeps'): m.save(tmp_path/'t')
     assert not (tmp_path/'t').exists()
 
 def test_save_refuses_models_it_cannot_rebuild(models, tmp_path):
     a = models[0]
-    net = EmbeddingNN([(len(a.users), 3), (len(a.items), 3)], [8], act_cls=torch.nn.Tanh())
-    with pytest.raises(TypeError, match='Can only save'): CollabModel(net, a.users, a.items).save(tmp_path/'nn')
+    net = EmbeddingNN([(len(a.classes['user']), 3), (len(a.classes['title']), 3)], [8], act_cls=torch.nn.Tanh())
+    with pytest.raises(TypeError, match='Can only save'): CollabModel(net, a.classes).save(tmp_path/'nn')
     assert not (tmp_path/'nn').exists()

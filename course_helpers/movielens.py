@@ -4,15 +4,17 @@
 
 # %% ../nbs/10_movielens.ipynb #c3b88bc1
 from __future__ import annotations
-import csv, io, json, mmap, numbers, os, shutil, socket, threading, urllib.parse, warnings
+import json, os, shutil, socket, threading, urllib.parse
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastai.data.external import fastai_path, untar_data, URLs
 from .files import atomic_dir, dir_problem
+from .checks import check_path, check_range, check_ratings, check_real, check_seed
+from .movielens_files import *
 
 # %% auto #0
-__all__ = ['ML100K', 'ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'USER_COLS', 'ML100K_FILES', 'mean_rmse', 'movielens_stats',
-           'read_ratings', 'read_movies', 'read_users', 'movielens_path', 'movielens_rating_range', 'load_movielens']
+__all__ = ['ML100K', 'HALF_STARS', 'ML_SIZES', 'ML100K_FILES', 'movielens_shape', 'mean_rmse', 'movielens_stats',
+           'movielens_path', 'movielens_rating_range', 'load_movielens']
 
 # %% ../nbs/10_movielens.ipynb #ed9f662f
 ML100K = dict(n_users=943, n_movies=1682, n_ratings=100_000, min_user_ratings=20,
@@ -20,25 +22,39 @@ ML100K = dict(n_users=943, n_movies=1682, n_ratings=100_000, min_user_ratings=20
     pcts=(10, 25, 50, 75, 90, 99), movie_pcts=(2, 6, 27, 80, 169, 369), movie_max=583,
     user_pcts=(23, 33, 65, 148, 244, 443), user_max=737, top10_share=0.427, global_mean_rmse=1.118)
 
-ML_GENRES = ('unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary', 'Drama',
-    'Fantasy', 'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller', 'War', 'Western')
-RATING_COLS = ('user', 'movie', 'rating', 'timestamp')
-ITEM_COLS = ('movie', 'title', 'release_date', 'video_release_date', 'url') + ML_GENRES
+# %% ../nbs/10_movielens.ipynb #86325e31
+HALF_STARS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
+ML_SIZES = {  # the real sets' sizes, and the share of each rating in their files
+    'ml-100k': dict(n_users=943, n_movies=1682, n_ratings=100_000),
+    'ml-1m': dict(n_users=6_040, n_movies=3_706, n_ratings=1_000_209, shares=(0.056, 0.108, 0.261, 0.349, 0.226)),
+    'ml-10m': dict(n_users=69_878, n_movies=10_677, n_ratings=10_000_054, stars=HALF_STARS,
+                   shares=(0.009, 0.038, 0.012, 0.079, 0.037, 0.236, 0.088, 0.288, 0.059, 0.154)),
+    'ml-25m': dict(n_users=162_541, n_movies=59_047, n_ratings=25_000_095, stars=HALF_STARS,
+                   shares=(0.016, 0.031, 0.016, 0.066, 0.051, 0.196, 0.127, 0.266, 0.088, 0.144)),
+}
+
+def movielens_shape(name:str, # 'ml-100k', 'ml-1m', 'ml-10m' or 'ml-25m' ('1m' and 'ML-1M' work too)
+                   )->dict:   # keyword arguments for `synth_movielens` and `cached_synth_movielens`
+    "The size of the real MovieLens set `name` (and its stars and shares of each rating), as arguments for `synth_movielens`."
+    key = str(name).lower()
+    key = key if key.startswith('ml-') else f'ml-{key}'
+    if key not in ML_SIZES: raise ValueError(f'unknown MovieLens size {name!r}: choose one of {", ".join(ML_SIZES)}')
+    return dict(ML_SIZES[key])
 
 # %% ../nbs/10_movielens.ipynb #760491f4
-def _rating_array(x, name):
-    "`x` as a 1-d float array of finite ratings; a clear error naming `name` if it is not one."
-    try: x = np.asarray(x, dtype=float)
-    except (TypeError, ValueError) as e: raise TypeError(f'{name} must hold numbers: {e}') from None
-    if x.ndim != 1: raise ValueError(f'{name} must be one-dimensional, got shape {x.shape}')
-    if not np.isfinite(x).all(): raise ValueError(f'{name} holds NaN or infinite ratings')
-    return x
+def _finite(x, name:str)->np.ndarray:
+    "`x` as a 1-d float array if every entry is a finite number (`check_real` names the first that is not)."
+    a = np.asarray(x) if hasattr(x, '__array__') else np.array(x, dtype=object)  # a list's entries are checked one by one: no True read as 1
+    if a.ndim != 1: raise ValueError(f'{name} must be a one-dimensional list or array of ratings, got an array of shape {a.shape}')
+    if a.dtype.kind not in 'iuf' or not np.isfinite(a).all():
+        for i,v in enumerate(a.tolist()): check_real(v, f'{name}[{i}]')
+    return a.astype(float)
 
 def mean_rmse(train, # training ratings (any array-like)
               valid, # validation ratings
              )->float:
     "RMSE on `valid` of predicting the mean of `train` for every rating: the baseline to beat."
-    train,valid = _rating_array(train, 'train'),_rating_array(valid, 'valid')
+    train,valid = _finite(train, 'train'),_finite(valid, 'valid')
     if not len(train) or not len(valid): raise ValueError(f"need ratings in both parts, got {len(train)} training and {len(valid)} validation")
     return float(np.sqrt(((valid - train.mean())**2).mean()))
 
@@ -48,9 +64,7 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
                     stars=None,           # the possible ratings, for `shares`; None: 1..5 if they all are, else those present
                    )->dict:               # the keys of `ML100K`
     "The statistics that `ML100K` lists, computed from `ratings`."
-    if missing := [c for c in ('user', 'movie', 'rating') if c not in getattr(ratings, 'columns', ())]:
-        raise ValueError(f'ratings needs columns user, movie and rating; {", ".join(missing)} missing')
-    if not len(ratings): raise ValueError('ratings is empty: no statistics to compute')
+    check_ratings(ratings, 'ratings', ('user', 'movie', 'rating')); check_seed(seed)
     per_movie,per_user = ratings.movie.value_counts().values,ratings.user.value_counts().values
     r,pcts = ratings.rating.values,ML100K['pcts']
     if stars is None: stars = range(1, 6) if np.isin(r, range(1, 6)).all() else np.unique(r)
@@ -62,171 +76,6 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
         user_pcts=tuple(np.percentile(per_user, pcts).round(1).tolist()), user_max=int(per_user.max()),
         top10_share=round(float(per_movie[:len(per_movie)//10].sum()/len(r)), 3),
         global_mean_rmse=round(mean_rmse(r[~valid], r[valid]), 3) if 0 < valid.sum() < len(r) else np.nan)
-
-# %% ../nbs/10_movielens.ipynb #3a1ffdc8
-def _encoding(raw:bytes)->str:
-    "UTF-8 if `raw` is valid UTF-8 (as plain ASCII is), else latin-1, the encoding of ML-100k's u.item."
-    if raw.isascii(): return 'utf-8'
-    try: raw.decode('utf-8')
-    except UnicodeDecodeError: return 'latin-1'
-    return 'utf-8'
-
-def _line(fname, row):
-    "Line number and text of data row `row` (from 0) of `fname`, counting the blank lines pandas skips."
-    with open(fname, 'rb') as f:
-        for n,line in enumerate(f, 1):
-            if line.strip(b'\r\n'):
-                if row == 0: return n,line.decode('latin-1').rstrip('\r\n')
-                row -= 1
-    raise IndexError(f'{fname} has fewer than {row+1} rows')
-
-def _table_error(fname, row, col, msg):
-    "A `ValueError` that points at one field of a headerless file (`row` counts data rows from 0)."
-    return ValueError(f"{fname}, line {_line(fname, row)[0]}, column '{col}': {msg}")
-
-def _unique(df, fname, col):
-    "A clear error at the first id in column `col` of `df` that appears twice."
-    dup = df[col].duplicated()
-    if dup.any(): raise _table_error(fname, dup.values.argmax(), col, f'{col} id {df[col][dup].iloc[0]} appears twice')
-
-def _read_table(fname, sep, names, dtype=None):
-    "A headerless table (numbers where a column holds only numbers, unless `dtype`); clear errors if empty, ragged or blank."
-    what = ('tab' if sep == '\t' else repr(sep)) + '-separated ' + ', '.join(names)
-    if not (raw := fname.read_bytes()).strip(): raise ValueError(f'{fname} is empty: expected {what}')
-    try: df = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, keep_default_na=False, quoting=csv.QUOTE_NONE, low_memory=False,
-                          dtype=dtype, encoding=_encoding(raw))
-    except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{fname} cannot be read as {what}: {str(e).strip()}') from None
-    if df.shape[1] != len(names): raise ValueError(f'{fname} has {df.shape[1]} columns, expected {len(names)}: {", ".join(names)}')
-    df.columns = names
-    for c in names:
-        if df[c].dtype != object: continue
-        miss = df[c] == ''
-        if miss.any(): raise _table_error(fname, miss.values.argmax(), c, 'value is missing')
-    return df
-
-def _to_num(df, fname, col, integer=True, sep='\t'):
-    "Column `col` of the table `df` as numbers; a clear error at the first value that is not one."
-    num = pd.to_numeric(df[col], errors='coerce') if df[col].dtype != bool else pd.Series(np.nan, df.index)  # True, False: not numbers
-    x = num.astype(float)
-    # ids that would wrap around in int64, or lose digits in a column read as floats: distinct ids would merge
-    big = integer & np.isfinite(x) & ((x.abs() >= 2.**53) if num.dtype.kind == 'f' else (num > 2**63-1))
-    bad = ~np.isfinite(x) | (integer & (x != x.round())) | big
-    if bad.any():
-        i = bad.values.argmax()
-        v = df[col].iloc[i] if df[col].dtype == object else _line(fname, i)[1].split(sep)[df.columns.get_loc(col)]  # as written
-        if big.iloc[i]: msg = 'is too large for a 64-bit integer id' if abs(x.iloc[i]) >= 2.**63 else 'has too many digits to read exactly beside decimals'
-        else: msg = f'is not {"an integer" if integer else "a finite number" if np.isinf(x.iloc[i]) else "a number"}'
-        raise _table_error(fname, i, col, f'{v!r} {msg}')
-    return num.astype('int64') if integer or (x == x.round()).all() else x
-
-# %% ../nbs/10_movielens.ipynb #847f53f0
-def _past_float(ids)->bool:
-    "Whether any of the integers `ids` is too large for a float to hold exactly (2**53)."
-    return bool(((ids >= 2**53) | (ids <= -2**53)).any())
-
-def _has_bytes(fname, chars):
-    "Whether the file `fname` holds any of the bytes `chars`."
-    with open(fname, 'rb') as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m: return any(m.find(bytes([c])) >= 0 for c in chars)
-
-def _fast_ratings(fname, rating_range):
-    "The ratings of `fname` parsed straight to numbers, or None if anything is off."
-    if not fname.stat().st_size or _has_bytes(fname, b'tTfF'): return None  # pandas reads True and False as 1 and 0, even as ints
-    rating = 'float64' if _has_bytes(fname, b'.') else 'int64'  # whole stars parse faster as ints
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # pandas warns about some malformed files: the careful reader explains them
-        try: df = pd.read_csv(fname, sep='\t', header=None, dtype={0:'int64', 1:'int64', 2:rating, 3:'int64'}, quoting=csv.QUOTE_NONE)
-        except (ValueError, OverflowError): return None
-    if df.shape[1] != 4 or not len(df) or list(df.dtypes) != ['int64', 'int64', rating, 'int64']: return None
-    if any(_past_float(df[c].values) for c in (0, 1, 3)): return None  # pandas may have read them as floats, then cast: check digit by digit
-    r,(lo,hi) = df[2].values,rating_range
-    if not (np.isfinite(r) & (r >= lo) & (r <= hi)).all(): return None
-    df.columns = list(RATING_COLS)
-    if rating == 'float64' and (r == np.round(r)).all(): df['rating'] = r.astype('int64')
-    return df
-
-def read_ratings(fname:Path|str,      # a file in the u.data format: user, movie, rating, timestamp; tab-separated, no header
-                 rating_range=(1, 5), # the declared (lowest, highest) rating
-                )->pd.DataFrame:      # columns user, movie, rating, timestamp
-    "Read and check a ratings file in ML-100k's u.data format (also u1.base, u1.test, ...)."
-    fname = Path(fname).expanduser()
-    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
-    if not (isinstance(rating_range, (tuple, list)) and len(rating_range) == 2 and all(isinstance(v, numbers.Real) for v in rating_range)
-            and rating_range[0] < rating_range[1]): raise ValueError(f'rating_range={rating_range!r} must be (lowest, highest), lowest first')
-    df = _fast_ratings(fname, rating_range)
-    if df is not None: return df
-    raw = _read_table(fname, '\t', RATING_COLS)  # something is off: read it again, column by column, to say what and where
-    df = pd.DataFrame({c:_to_num(raw, fname, c, integer=c != 'rating') for c in RATING_COLS})
-    lo,hi = rating_range
-    if (out := ~df.rating.between(lo, hi)).any():
-        i = out.values.argmax()
-        v = _line(fname, i)[1].split('\t')[2]
-        raise _table_error(fname, i, 'rating', f'{v} is outside the declared range {lo}..{hi}')
-    return df
-
-# %% ../nbs/10_movielens.ipynb #af0a63c6
-def _item_table(raw, fname, encoding, genres=False):
-    "Ids and titles (and with `genres`, release dates and flags as text) from the u.item bytes `raw`; a title may hold `|`."
-    n = len(ITEM_COLS)
-    cols,names = ((0, 1, 2, *range(5, n)), ['movie', 'title', 'release_date', *ML_GENRES]) if genres else ((0, 1, n-1), ['movie', 'title'])
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # a malformed file goes the slow way below
-        try: df = pd.read_csv(io.BytesIO(raw), sep='|', header=None, names=range(n), usecols=cols, dtype={0:'int64', 1:str} | {c:str if genres else 'float64' for c in cols[2:]},
-                              keep_default_na=False, encoding=encoding, quoting=csv.QUOTE_NONE)
-        except (ValueError, OverflowError): df = None  # e.g. a line with fewer than `n` fields
-    if df is not None and raw.count(b'|') == (n-1)*len(df) and not _past_float(df[0].values):  # every line has `n` fields
-        # pandas reads True and False as 1 and 0: check how ids 0 and 1 are written
-        if all(_line(fname, r)[1].split('|')[0].strip() in ('0', '1') for r in np.flatnonzero(df[0].isin([0, 1]))[:2]):
-            return df[list(cols[:len(names)])].set_axis(names, axis=1)
-    lines = [l.rstrip('\r').split('|') for l in raw.decode(encoding).split('\n') if l.strip('\r')]
-    if genres and (short := [i for i,p in enumerate(lines) if len(p) < n]):
-        raise ValueError(f"{fname}, line {_line(fname, short[0])[0]}: {len(lines[short[0]])} fields, expected {n} separated by '|': "
-                         "movie id, title, release date, video release date, URL and 19 genre flags")
-    if genres: return pd.DataFrame([(p[0], '|'.join(p[1:len(p)-n+2]), p[len(p)-n+2], *p[len(p)-19:]) for p in lines], columns=names)
-    return pd.DataFrame([(p[0], '|'.join(p[1:max(2, len(p)-n+2)])) for p in lines], columns=names)
-
-def _genres_dates(df, fname):
-    "The text genre flags of `df` as 0/1 ints and its release dates as datetimes; a clear error at the first bad one."
-    g = df[list(ML_GENRES)].to_numpy(str)
-    if not (ok := (g == '0') | (g == '1')).all():
-        r,c = np.argwhere(~ok)[0]
-        raise _table_error(fname, r, ML_GENRES[c], f'{str(g[r, c])!r} is not a genre flag: 0 or 1')
-    d = df.release_date.str.strip()
-    date = pd.to_datetime(d, format='%d-%b-%Y', errors='coerce')
-    if (bad := date.isna() & (d != '')).any():  # a blank date is allowed: ML-100k's movie 267 has none
-        raise _table_error(fname, bad.values.argmax(), 'release_date', f'{d[bad].iloc[0]!r} is not a date like 01-Jan-1995')
-    return df.assign(release_date=date, **{k:g[:,i].astype('int64') for i,k in enumerate(ML_GENRES)})
-
-def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..., no header
-                encoding=None,  # None: UTF-8 if the file is valid UTF-8, else latin-1 (ML-100k's)
-                genres:bool=False, # also the release date (NaT where blank) and one 0/1 column per genre of `ML_GENRES`
-               )->pd.DataFrame: # columns movie, title (and release_date and the genres)
-    "Read and check the movie ids and titles (and with `genres`, release dates and genres) of an ML-100k u.item file."
-    fname = Path(fname).expanduser()
-    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
-    raw = fname.read_bytes()
-    if not raw or raw.isspace(): raise ValueError(f"{fname} is empty: expected '|'-separated movie id, title, ...")
-    if b'|' not in raw: raise ValueError(f"{fname} cannot be read as '|'-separated movie id, title, ...: it has no '|'")
-    df = _item_table(raw, fname, encoding or _encoding(raw), genres)
-    for c in ('movie', 'title'):
-        if df[c].dtype != object or all(v.strip() for v in df[c].values): continue  # a plain loop: twice as fast as pandas' str methods
-        raise _table_error(fname, (df[c].str.strip() == '').values.argmax(), c, 'value is missing')
-    if df.movie.dtype != 'int64': df['movie'] = _to_num(df, fname, 'movie', sep='|')
-    _unique(df, fname, 'movie')
-    return _genres_dates(df, fname) if genres else df
-
-# %% ../nbs/10_movielens.ipynb #95dcacb3
-USER_COLS = ('user', 'age', 'gender', 'occupation', 'zip_code')
-
-def read_users(fname:Path|str, # a file in the u.user format: user id|age|gender|occupation|zip code, no header
-              )->pd.DataFrame: # columns `USER_COLS`: ids and ages as integers, the rest as text (zip codes keep their leading zeros)
-    "Read and check an ML-100k u.user file: one line per user, its age, gender, occupation and zip code."
-    fname = Path(fname).expanduser()
-    if not fname.is_file(): raise FileNotFoundError(f'{fname} not found')
-    df = _read_table(fname, '|', USER_COLS, dtype=str)
-    for c in ('user', 'age'): df[c] = _to_num(df, fname, c, sep='|')
-    if (bad := ~df.age.between(0, 150)).any(): raise _table_error(fname, bad.values.argmax(), 'age', f'{df.age[bad].iloc[0]} is not an age from 0 to 150')
-    _unique(df, fname, 'user')
-    return df
 
 # %% ../nbs/10_movielens.ipynb #0360488e
 # Sizes in bytes of the real ML-100k files the lessons and benchmarks read: a copy cut short does not match
@@ -262,7 +111,7 @@ def _download_ml100k(dest:Path, timeout:float=3.)->Path:
 def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: the real ML-100k if on disk or downloadable, else generated
                   )->Path:
     "The MovieLens folder to use; with no `path`, prints whether it is the real ML-100k or generated, and why."
-    if path is not None: return Path(path).expanduser()
+    if path is not None: return check_path(path, 'path', kind='dir', exists=False)  # a file is refused here, a missing folder by its reader
     real = fastai_path('data')/'ml-100k'
     if os.environ.get('COURSE_HELPERS_SYNTH'): why = 'COURSE_HELPERS_SYNTH is set: generated stand-ins only'
     elif real.exists():
@@ -288,20 +137,21 @@ def movielens_path(path:Path|str|None=None, # an ML-100k-layout folder; None: th
 def movielens_rating_range(path:Path|str, # an ML-100k-layout folder
                           )->tuple:       # (lowest, highest)
     "The declared rating range of a MovieLens folder: a generated set's, from its synthetic.json; else ML-100k's (1, 5)."
-    meta = Path(path).expanduser()/'synthetic.json'
-    return tuple(json.loads(meta.read_text()).get('rating_range', (1, 5))) if meta.is_file() else (1, 5)
+    meta = check_path(path, 'path', kind='dir')/'synthetic.json'
+    if not meta.is_file(): return (1, 5)
+    try: r = json.loads(meta.read_text()).get('rating_range', (1, 5))
+    except (ValueError, AttributeError) as e: raise ValueError(f'{meta} does not read as the JSON object a generated set has: {e}') from None
+    return check_range(r, f"{meta}: rating_range")
 
 def load_movielens(path:Path|str|None=None, # an ML-100k-layout folder; None: see `movielens_path`
                    rating_range=None,       # the declared (lowest, highest) rating; None: a generated set's, else (1, 5)
                   )->pd.DataFrame:          # columns user, movie, rating, timestamp, title
     "Ratings with movie titles from an ML-100k-layout folder (u.data, u.item), checked on the way in."
-    path = movielens_path(path)
-    if path.is_file(): raise NotADirectoryError(f'{path} is a file: expected a MovieLens folder')
-    if not path.is_dir(): raise FileNotFoundError(f'MovieLens folder {path} not found')
-    ratings = read_ratings(path/'u.data', rating_range or movielens_rating_range(path))
+    path = check_path(movielens_path(path), 'path', kind='dir')
+    ratings = read_ratings(path/'u.data', movielens_rating_range(path) if rating_range is None else rating_range)
     movies = read_movies(path/'u.item')
     i = pd.Index(movies.movie).get_indexer(ratings.movie)
     if (i < 0).any():
         row = (i < 0).argmax()
-        raise _table_error(path/'u.data', row, 'movie', f'movie {ratings.movie[row]} is not in {path/"u.item"}')
+        raise line_error(path/'u.data', row, 'movie', f'movie {ratings.movie[row]} is not in {path/"u.item"}')
     return ratings.assign(title=movies.title.values[i])

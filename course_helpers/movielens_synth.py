@@ -13,11 +13,12 @@ from fastcore.meta import delegates
 from scipy.special import ndtr
 from .files import data_home, cache_key, atomic_dir, cached_dir, dir_problem, jsonable
 from .checks import check_count, check_counts, check_fraction, check_path, check_ratings, check_real, check_seed
+from .movielens_files import *
 from .movielens import *
 
 # %% auto #0
-__all__ = ['HALF_STARS', 'ML_SIZES', 'ML_SYNTH_VERSION', 'MovieLensTruth', 'synth_movielens', 'movielens_shape',
-           'write_movielens', 'cached_synth_movielens', 'movielens_truth']
+__all__ = ['ML_SYNTH_VERSION', 'MovieLensTruth', 'synth_movielens', 'write_movielens', 'cached_synth_movielens',
+           'movielens_truth']
 
 # %% ../nbs/11_movielens_synth.ipynb #9bdb32fb
 def _shape(n, pcts, vals, lo, hi):
@@ -223,25 +224,6 @@ def synth_movielens(n_users:int=943,         # users (ML-100k: 943)
     truth.noise_floor = truth.best_rmse(ratings)
     return ratings,truth
 
-# %% ../nbs/11_movielens_synth.ipynb #5455b7f3
-HALF_STARS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
-ML_SIZES = {  # the real sets' sizes, and the share of each rating in their files
-    'ml-100k': dict(n_users=943, n_movies=1682, n_ratings=100_000),
-    'ml-1m': dict(n_users=6_040, n_movies=3_706, n_ratings=1_000_209, shares=(0.056, 0.108, 0.261, 0.349, 0.226)),
-    'ml-10m': dict(n_users=69_878, n_movies=10_677, n_ratings=10_000_054, stars=HALF_STARS,
-                   shares=(0.009, 0.038, 0.012, 0.079, 0.037, 0.236, 0.088, 0.288, 0.059, 0.154)),
-    'ml-25m': dict(n_users=162_541, n_movies=59_047, n_ratings=25_000_095, stars=HALF_STARS,
-                   shares=(0.016, 0.031, 0.016, 0.066, 0.051, 0.196, 0.127, 0.266, 0.088, 0.144)),
-}
-
-def movielens_shape(name:str, # 'ml-100k', 'ml-1m', 'ml-10m' or 'ml-25m' ('1m' and 'ML-1M' work too)
-                   )->dict:   # keyword arguments for `synth_movielens` and `cached_synth_movielens`
-    "Arguments that make `synth_movielens` generate a set the size of the real MovieLens set `name`."
-    key = str(name).lower()
-    key = key if key.startswith('ml-') else f'ml-{key}'
-    if key not in ML_SIZES: raise ValueError(f'unknown MovieLens size {name!r}: choose one of {", ".join(ML_SIZES)}')
-    return dict(ML_SIZES[key])
-
 # %% ../nbs/11_movielens_synth.ipynb #d37a6c18
 def _split_u1(ratings, seed, valid_pct=0.2):
     "An 80/20 split like ML-100k's u1.base/u1.test: every user in the test part is also in the base part."
@@ -250,49 +232,14 @@ def _split_u1(ratings, seed, valid_pct=0.2):
     return [ratings[m].sort_values(['user','movie']) for m in (~valid,valid)]
 
 
-# %% ../nbs/11_movielens_synth.ipynb #e7438af5
-def _digits(x, w):
-    "Non-negative ints `x` as ASCII digits right-aligned in `w` columns, 0 bytes for leading zeros."
-    d = np.zeros((len(x), w), np.uint8)
-    for i in range(w-1, -1, -1):
-        d[:,i] = np.where((x > 0) | (i == w-1), x % 10 + 48, 0)
-        x = x//10
-    return d
-
-def _write_tsv(df, fname, chunk=2**20):
-    "Write `df` tab-separated without header or index, as `to_csv` does, vectorised for ids and x.5 ratings."
-    x = [df[c].values for c in df.columns]
-    if any(v.dtype.kind not in 'iuf' or (v < 0).any() or (v.dtype.kind == 'f' and (v*10 != np.round(v*10)).any()) for v in x):
-        return df.to_csv(fname, sep='\t', header=False, index=False)  # not ours to speed up: let pandas write it
-    w = [len(str(int(v.max(initial=0)))) for v in x]
-    with open(fname, 'wb') as f:
-        for lo in range(0, len(df), chunk):
-            parts = []
-            for v,wi in zip(x, w):
-                v = v[lo:lo+chunk]
-                whole = np.floor(v).astype(np.int64)
-                parts.append(_digits(whole, wi))
-                if v.dtype.kind == 'f':  # one decimal, as to_csv writes 4.0 and 4.5
-                    parts += [np.full((len(v), 1), ord('.'), np.uint8), (np.round((v - whole)*10) + 48).astype(np.uint8)[:,None]]
-                parts.append(np.full((len(v), 1), ord('\t'), np.uint8))
-            parts[-1][:] = ord('\n')
-            b = np.hstack(parts)
-            f.write(b[b != 0].tobytes())
-
 # %% ../nbs/11_movielens_synth.ipynb #75640112
-def _write_item(movies, fname):
-    "Write `movies` (as `read_movies(genres=True)` reads them) in ML-100k's u.item format: latin-1, '|'-separated, unquoted."
-    date,flags = movies.release_date.dt.strftime('%d-%b-%Y').fillna(''),['|'.join(g) for g in movies[list(ML_GENRES)].to_numpy(str)]
-    with open(fname, 'w', encoding='latin-1', newline='\n') as f:
-        f.writelines(f'{m}|{t}|{d}|||{g}\n' for m,t,d,g in zip(movies.movie, movies.title, date, flags))
-
 def _write_files(ratings, truth, d):
     "Write a generated set into the folder `d`: the ML-100k layout plus synthetic.json and truth.npz."
     stars = truth.stars
-    _write_tsv(ratings[list(RATING_COLS)], d/'u.data')
-    _write_item(truth.movies, d/'u.item')
+    write_ratings(ratings, d/'u.data')
+    write_movies(truth.movies, d/'u.item')
     for name,df in zip(('u1.base','u1.test'), _split_u1(ratings, (truth.params or {}).get('seed', 0))):
-        _write_tsv(df[list(RATING_COLS)], d/name)
+        write_ratings(df, d/name)
     scalars = dict(mu=truth.mu, noise_sd=truth.noise_sd, thresholds=truth.thresholds.tolist(), noise_floor=truth.noise_floor,
                    stars=stars.tolist())
     (d/'synthetic.json').write_text(json.dumps(dict(
@@ -302,13 +249,12 @@ def _write_files(ratings, truth, d):
     np.savez(d/'truth.npz', **{k:getattr(truth, k) for k in ('user_bias','movie_bias','user_factors','movie_factors','genre_factors')})
 
 def _check_set(ratings, truth):
-    "Clear errors for a `ratings`, `truth` pair that would write a set that reads back wrong: types, columns, ids, ratings."
+    "Clear errors for a `ratings`, `truth` pair that would write a set that does not match its truth: ids, ratings."
     if not isinstance(truth, MovieLensTruth): raise TypeError(f'truth must be a MovieLensTruth (from synth_movielens), got {type(truth).__name__}')
-    check_ratings(ratings, 'ratings', RATING_COLS[:3], rating_range=(truth.stars[0], truth.stars[-1]))
-    if 'timestamp' not in ratings: raise ValueError(f'ratings must be a DataFrame with columns {list(RATING_COLS)}, got columns {list(ratings.columns)}')
-    for c,n in (('user', len(truth.user_bias)), ('movie', len(truth.movies)), ('timestamp', None)):
+    check_ratings(ratings, 'ratings', RATING_COLS[:3], rating_range=(truth.stars[0], truth.stars[-1]))  # write_ratings checks the rest
+    for c,n in (('user', len(truth.user_bias)), ('movie', len(truth.movies))):
         ids = check_counts(ratings[c], f'ratings[{c!r}]')
-        if n and not 1 <= ids.min() <= ids.max() <= n: raise ValueError(f'ratings[{c!r}] must hold ids from 1 to {n}, as truth has, got {ids.min()}..{ids.max()}')
+        if not 1 <= ids.min() <= ids.max() <= n: raise ValueError(f'ratings[{c!r}] must hold ids from 1 to {n}, as truth has, got {ids.min()}..{ids.max()}')
 
 def write_movielens(ratings:pd.DataFrame, # from `synth_movielens`
                     truth:MovieLensTruth, # from `synth_movielens`

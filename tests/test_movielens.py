@@ -1,14 +1,16 @@
 """What the MovieLens notebooks cannot show: bad files, failed writes, the cache on disk, and where the loaders find the data.
 
-Cases from the bad-input audit (issue 13) and where each is tested: u.data with a missing, non-numeric, NaN, inf, True/False,
-out-of-range or too-large value, extra or missing columns, blank lines before the bad one (`test_bad_ratings`); u.item with
-a missing title, a bad, duplicated or too-large id, True as an id (`test_bad_movies`), with '|' or a leading quote in a
-title and UTF-8 text (10_movielens); ids past 2**53 (`test_ids_past_float_precision_stay_distinct`); a file for a folder,
-'~' in a path, a bad `rating_range` (`test_folder_arguments`); a cut or wrong download, no network, an incomplete real
-folder (`test_broken_download`, `test_default_generated`, `test_incomplete_real_folder`); a file deleted from a cached set
-(`test_cached_set_regenerated_when_a_file_went`); `mean_rmse` and `movielens_stats` on empty, 2-d, NaN or string input
-(10_movielens); generator sizes, spreads and ids out of range (11_movielens_synth); `COURSE_HELPERS_DATA` set to '' or
-'~/...', killed writers, failing renames and disks (tests/test_files.py).
+Cases from the bad-input audits (issues 13 and 21) and where each is tested: u.data with a missing, non-numeric, NaN, inf,
+True/False, out-of-range or too-large value, extra or missing columns, blank lines before the bad one (`test_bad_ratings`);
+u.item with a missing title, a bad, duplicated or too-large id, True as an id (`test_bad_movies`), with '|' or a leading
+quote in a title, UTF-8 text, bad genre flags or dates, and u.user files (16_movielens_files); ids past 2**53
+(`test_ids_past_float_precision_stay_distinct`); a file for a folder, '~' in a path, a bad `rating_range`
+(`test_folder_arguments`); a damaged synthetic.json, truth.npz or u.item in a generated set (`test_truth_of_a_damaged_set`,
+`test_rating_range_of_a_damaged_set`); a cut or wrong download, no network, an incomplete real folder (`test_broken_download`,
+`test_default_generated`, `test_incomplete_real_folder`); a file deleted from a cached set
+(`test_cached_set_regenerated_when_a_file_went`); `mean_rmse` and `movielens_stats` on empty, 2-d, NaN, bool or text input
+(10_movielens); generator sizes, spreads (noise_sd=inf), seeds and ids out of range, a ratings/truth pair that does not match
+(11_movielens_synth); `COURSE_HELPERS_DATA` set to '' or '~/...', killed writers, failing renames and disks (tests/test_files.py).
 """
 import functools, socket, time, zipfile
 import pandas as pd, pytest
@@ -88,16 +90,18 @@ def test_missing_file(tmp_path, missing):
     with pytest.raises(FileNotFoundError, match=str(d/missing)): load_movielens(d)
 
 def test_missing_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match='MovieLens folder .*nowhere not found'): load_movielens(tmp_path/'nowhere')
+    with pytest.raises(FileNotFoundError, match="path must be an existing folder, got '.*nowhere', which does not exist"): load_movielens(tmp_path/'nowhere')
 
 def test_folder_arguments(tmp_path, monkeypatch):
     "A file instead of a folder, a path with ~, a rating_range that is not (lowest, highest)."
     d = ml_dir(tmp_path)
-    with pytest.raises(NotADirectoryError, match='u.data is a file: expected a MovieLens folder'): load_movielens(d/'u.data')
+    with pytest.raises(NotADirectoryError, match="path must be a folder, got '.*u.data', which is a file"): load_movielens(d/'u.data')
     monkeypatch.setenv('HOME', str(tmp_path))
     assert len(load_movielens('~/ml')) == 3
-    for r in [(5, 1), (3,), 5, ('a', 'b'), (1, 2, 3)]:
-        with pytest.raises(ValueError, match='must be \\(lowest, highest\\), lowest first'): load_movielens(d, rating_range=r)
+    for r,err in [((5, 1), ValueError), ((3,), ValueError), (5, TypeError), (('a', 'b'), TypeError), ((1, 2, 3), ValueError), ((1, float('inf')), ValueError), ((), ValueError)]:
+        with pytest.raises(err, match=r'rating_range must be a pair \(lo, hi\) of finite numbers with lo < hi'): load_movielens(d, rating_range=r)
+    with pytest.raises(TypeError, match='path must be a path'): load_movielens(3)
+    with pytest.raises(IsADirectoryError, match='fname must be a file'): course_helpers.movielens.read_ratings(d)
 
 def test_ids_past_float_precision_stay_distinct(tmp_path):
     "Ids up to 2**63-1 are kept exactly: no rounding through floats merges two users."
@@ -124,6 +128,31 @@ def test_write_is_atomic(tmp_path, small, monkeypatch):
 
 def test_truth_of_a_real_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match='not a generated set'): movielens_truth(ml_dir(tmp_path))
+
+@pytest.mark.parametrize('damage,msg', [
+    (lambda d: (d/'synthetic.json').write_text('{"truth": '), 'synthetic.json or truth.npz does not read .JSONDecodeError'),
+    (lambda d: (d/'synthetic.json').write_text('[1, 2]'), 'synthetic.json or truth.npz does not read .TypeError'),
+    (lambda d: (d/'truth.npz').write_bytes(b'not a zip'), 'synthetic.json or truth.npz does not read'),
+    (lambda d: (d/'u.item').write_text('1|Heat (1995)\n'), "u.item, line 1: 2 fields, expected 24"),
+])
+def test_truth_of_a_damaged_set(tmp_path, small, damage, msg):
+    "A generated folder whose files were edited or cut: the error names the folder or the file, not a bare JSON or zip error."
+    d = write_movielens(*small, tmp_path/'synth')
+    damage(d)
+    with pytest.raises(ValueError, match=msg) as e: movielens_truth(d)
+    assert str(d) in str(e.value)
+
+@pytest.mark.parametrize('text,err,msg', [('{"rating_range": [5, 1]}', ValueError, 'synthetic.json: rating_range must be a pair'),
+    ('{"rating_range": "1-5"}', TypeError, 'synthetic.json: rating_range must be a pair'),
+    ('{"rating_range": ', ValueError, 'synthetic.json does not read as the JSON object'), ('[0.5, 5]', ValueError, 'synthetic.json does not read as the JSON object')])
+def test_rating_range_of_a_damaged_set(tmp_path, text, err, msg):
+    d = ml_dir(tmp_path)
+    (d/'synthetic.json').write_text(text)
+    with pytest.raises(err, match=msg): load_movielens(d)
+
+def test_cached_set_needs_a_seed(homes):
+    with pytest.raises(ValueError, match='seed must be a whole number for a cached set, got None'): cached_synth_movielens(seed=None)
+    assert not homes[1].exists()  # nothing generated
 
 # --- with no path: the real data on disk, else downloaded, else generated
 

@@ -13,24 +13,22 @@ less than the CPU's.
 
     python benchmarks/accum_memory.py [--bs 64] [--size 64] [--accums 1,2,4,8]
 """
-import argparse, time, torch
+import time, torch
+from fastcore.script import call_parse
 from course_helpers.test_utils import accum_memory
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--bs', type=int, default=64, help='effective batch size')
-    p.add_argument('--size', type=int, default=64, help='image side in pixels')
-    p.add_argument('--accums', default='1,2,4,8', help='comma-separated accumulation steps; the first is the reference')
-    a = p.parse_args()
-    accums = tuple(int(s) for s in a.accums.split(','))
-    print(f"accum_cnn, effective batch {a.bs}, 3x{a.size}x{a.size} images, torch {torch.__version__}")
+@call_parse
+def main(bs:int=64,            # effective batch size
+         size:int=64,          # image side in pixels
+         accums:str='1,2,4,8', # comma-separated accumulation steps; the first is the reference
+        ):
+    "Print the peak memory of one step of `accum_cnn` for each accumulation setting, on the CPU and on CUDA if present."
+    print(f"accum_cnn, effective batch {bs}, 3x{size}x{size} images, torch {torch.__version__}")
     devices = ['cpu'] + (['cuda'] if torch.cuda.is_available() else [])
     for dev in devices:
         t = time.perf_counter()
-        df = accum_memory(accums, a.bs, a.size, dev)
+        df = accum_memory(accums, bs, size, dev)
         name = torch.cuda.get_device_name() if dev == 'cuda' else 'CPU'
         print(f"\n{dev} ({name}), one step per setting, each in a fresh process ({time.perf_counter()-t:.1f} s):")
         print(df.to_string(index=False))
     if 'cuda' not in devices: print("\n(no CUDA device: CUDA table skipped)")
-
-if __name__ == '__main__': main()

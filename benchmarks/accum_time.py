@@ -12,7 +12,7 @@ setting's time. The same table goes to --out as JSON (default benchmarks/results
 
     python benchmarks/accum_time.py [--bs 64] [--size 32] [--n 512] [--accums 1,2,4,8] [--reps 3] [--out PATH]
 """
-import argparse, json, platform, statistics, time
+import json, platform, statistics, time
 from datetime import date
 from pathlib import Path
 import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
@@ -21,7 +21,9 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner
 from fastai.optimizer import SGD
-from course_helpers.accum import train_accum, micro_batches, _check_count
+from fastcore.script import call_parse
+from course_helpers.accum import train_accum, micro_batches
+from course_helpers.checks import check_count, check_count_list
 from course_helpers.files import atomic_write
 from course_helpers.test_utils import accum_cnn, rand_batch
 
@@ -51,11 +53,10 @@ def fastai_epoch(xs, ys, bs:int, accum:int):
 
 def accum_times(accums=(1,2,4,8), bs:int=64, size:int=32, n:int=512, reps:int=3)->pd.DataFrame:
     "Median seconds per epoch of both loops for each accumulation setting, and their ratios to the first."
-    _check_count(bs=bs, size=size, n=n, reps=reps)
-    if not accums: raise ValueError("accums is empty: give at least one accumulation setting")
-    bad = [a for a in accums if a < 1 or bs % a]
-    if bad: raise ValueError(f"accum values {bad} do not divide bs={bs}")
-    if n < bs: raise ValueError(f"n={n} is below bs={bs}: an epoch would take no optimizer step")
+    accums = check_count_list(accums, 'accums')
+    bs,size,n,reps = check_count(bs, 'bs'), check_count(size, 'size'), check_count(n, 'n'), check_count(reps, 'reps')
+    if bad := [a for a in accums if bs % a]: raise ValueError(f"bs must be a multiple of every one of accums, got {bs} (not a multiple of {bad})")
+    if n < bs: raise ValueError(f"n must be at least bs={bs} (else an epoch takes no optimizer step), got {n}")
     xs,ys = rand_batch(n, size)
     rows = []
     for a in accums:
@@ -74,25 +75,21 @@ def cpu_name()->str:
             if line.startswith('model name'): return line.split(':', 1)[1].strip()
     return platform.processor() or platform.machine()
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument('--bs', type=int, default=64, help='effective batch size')
-    p.add_argument('--size', type=int, default=32, help='image side in pixels')
-    p.add_argument('--n', type=int, default=512, help='training images per epoch')
-    p.add_argument('--accums', default='1,2,4,8', help='comma-separated accumulation steps; the first is the reference')
-    p.add_argument('--reps', type=int, default=3, help='timed epochs per setting (after one warm-up)')
-    p.add_argument('--out', default=str(Path(__file__).parent/'results'/'accum_time.json'), help="JSON file to write; '' for none")
-    a = p.parse_args()
-    accums = tuple(int(s) for s in a.accums.split(','))
+@call_parse
+def main(bs:int=64,          # effective batch size
+         size:int=32,        # image side in pixels
+         n:int=512,          # training images per epoch
+         accums:str='1,2,4,8', # comma-separated accumulation steps; the first is the reference
+         reps:int=3,         # timed epochs per setting (after one warm-up)
+         out:str=str(Path(__file__).parent/'results'/'accum_time.json'), # JSON file to write; '' for none
+        ):
+    "Time one epoch of `train_accum` and of a fastai `Learner` at effective batch `bs` for each accumulation setting."
     machine = f"{cpu_name()}, {torch.get_num_threads()} torch threads"
-    print(f"accum_cnn, effective batch {a.bs}, {a.n} images of 3x{a.size}x{a.size} per epoch, torch {torch.__version__}, {machine}")
-    df = accum_times(accums, a.bs, a.size, a.n, a.reps)
-    print(f"\nseconds per epoch (median of {a.reps}), CPU:")
+    print(f"accum_cnn, effective batch {bs}, {n} images of 3x{size}x{size} per epoch, torch {torch.__version__}, {machine}")
+    df = accum_times(accums, bs, size, n, reps)
+    print(f"\nseconds per epoch (median of {reps}), CPU:")
     print(df.to_string(index=False))
-    if a.out:
-        res = dict(machine=machine, torch=torch.__version__, date=str(date.today()), bs=a.bs, size=a.size, n=a.n,
-                   reps=a.reps, rows=df.to_dict('records'))
-        out = atomic_write(a.out, json.dumps(res, indent=1))   # never half a file
-        print(f"\nwrote {out}")
-
-if __name__ == '__main__': main()
+    if out:
+        res = dict(machine=machine, torch=torch.__version__, date=str(date.today()), bs=bs, size=size, n=n,
+                   reps=reps, rows=df.to_dict('records'))
+        print(f"\nwrote {atomic_write(out, json.dumps(res, indent=1))}")   # never half a file

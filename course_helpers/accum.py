@@ -4,24 +4,17 @@
 
 # %% ../nbs/00_accum.ipynb #c717418d
 from __future__ import annotations
-import math, numbers, os, re, sys
+import math, os, re, sys
 from contextlib import contextmanager
 from pathlib import Path
 import torch
 from torch import nn
 from torch.autograd import DeviceType
 from torch.profiler import profile, ProfilerActivity
+from .checks import check_count, check_real, check_choice, check_device
 
 # %% auto #0
 __all__ = ['train_accum', 'micro_batches', 'scale_lr', 'peak_mem', 'step_peak', 'largest_bs', 'accum_for', 'effective_bs']
-
-# %% ../nbs/00_accum.ipynb #2c07aa08
-def _check_count(**kwargs):
-    "Raise a `TypeError` or `ValueError` naming the argument unless each value is a positive whole number."
-    for k,v in kwargs.items():
-        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{k} must be a positive whole number, got {v!r} of type {type(v).__name__}")
-        if v < 1: raise ValueError(f"{k} must be a positive whole number, got {v}")
 
 # %% ../nbs/00_accum.ipynb #e7c82699
 def train_accum(model:nn.Module,               # the model to train
@@ -32,15 +25,18 @@ def train_accum(model:nn.Module,               # the model to train
                 drop_last:bool=False,          # True: discard the samples after the last full `n_acc`
                )->int:                         # number of optimizer steps taken
     "Accumulate gradients over micro-batches; step and zero them each time `n_acc` samples have been seen."
-    _check_count(n_acc=n_acc)
+    n_acc = check_count(n_acc, 'n_acc'); check_choice(drop_last, 'drop_last', (True, False))
+    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+    if not callable(loss_func): raise TypeError(f"loss_func must be a function loss_func(preds, yb), got {loss_func!r:.60}")
     def step(count):
         if count != n_acc:                     # not exactly `n_acc` samples: rescale to the mean over `count`
             for p in model.parameters():
                 if p.grad is not None: p.grad.mul_(n_acc/count)
         opt.step(); opt.zero_grad()
+    model.zero_grad(); opt.zero_grad()         # gradients left from before the call are not this step's to add
     count = steps = 0
     for i,(xb,yb) in enumerate(batches):
-        if not len(xb): raise ValueError(f"micro-batch {i} is empty: its mean loss is NaN and would poison the step")
+        if not len(xb): raise ValueError(f"batches[{i}] must be a micro-batch of at least one sample, got an empty one (its mean loss is NaN)")
         (loss_func(model(xb), yb) * len(xb)/n_acc).backward()   # this micro-batch's share of the mean
         count += len(xb)
         if count >= n_acc: step(count); count,steps = 0,steps+1
@@ -53,8 +49,8 @@ def micro_batches(bs:int,       # the batch size you want to train as (samples p
                   accum:int=1,  # accumulation steps: micro-batches per optimizer step
                  )->tuple:      # `(micro_bs, cbs)`: batch size for the `DataLoaders`, callbacks for the `Learner`
     "The real (micro-)batch size and the callbacks that make training behave like batch size `bs`."
-    _check_count(bs=bs, accum=accum)
-    if bs % accum: raise ValueError(f"bs={bs} is not divisible by accum={accum}; pick a bs that is a multiple of accum")
+    bs,accum = check_count(bs, 'bs'), check_count(accum, 'accum')
+    if bs % accum: raise ValueError(f"bs must be a multiple of accum={accum}, got {bs}")
     from fastai.callback.training import GradientAccumulation   # here: the rest of this module needs only PyTorch
     return bs//accum, ([GradientAccumulation(n_acc=bs)] if accum > 1 else [])
 
@@ -65,11 +61,9 @@ def scale_lr(lr:float,           # learning rate that worked at `bs`
              rule:str='linear',  # 'linear': in proportion to the batch; 'sqrt': to its square root; 'const': unchanged
             )->float:            # learning rate for `new_bs`
     "Scale `lr` for a new batch size: 'linear' halves it with the batch (the lesson's rule), 'sqrt' divides it by √2."
-    _check_count(bs=bs, new_bs=new_bs)
-    if not (isinstance(lr, numbers.Real) and math.isfinite(lr) and lr > 0): raise ValueError(f"lr must be a positive number, got {lr!r}")
+    lr,bs,new_bs = check_real(lr, 'lr', gt=0), check_count(bs, 'bs'), check_count(new_bs, 'new_bs')
     rules = dict(linear=new_bs/bs, sqrt=math.sqrt(new_bs/bs), const=1.)
-    if rule not in rules: raise ValueError(f"rule must be one of {list(rules)}, got {rule!r}")
-    return lr * rules[rule]
+    return lr * rules[check_choice(rule, 'rule', tuple(rules))]
 
 # %% ../nbs/00_accum.ipynb #56a85436
 def _status_bytes(field:str)->int:
@@ -96,16 +90,15 @@ def peak_mem(f,                # function to measure, called with no arguments
              how:str='alloc',  # 'alloc': the allocator's peak; 'rss' (CPU, Linux): the process's peak RSS
             )->int:            # peak bytes that calling `f()` added
     "Peak memory that `f()` adds on `device`, from the allocator (CUDA or CPU) or from the process's resident set."
-    if not callable(f): raise TypeError(f"peak_mem measures a function called with no arguments, got {type(f).__name__}")
-    device = torch.device(device)
-    if how not in ('alloc','rss'): raise ValueError(f"how must be 'alloc' or 'rss', got {how!r}")
+    if not callable(f): raise TypeError(f"f must be a function called with no arguments, got {type(f).__name__}")
+    device,how = check_device(device), check_choice(how, 'how', ('alloc', 'rss'))
     if device.type == 'cuda':
-        if how == 'rss': raise ValueError("how='rss' measures the CPU process; on CUDA use how='alloc'")
+        if how == 'rss': raise ValueError("how must be 'alloc' on CUDA ('rss' measures the CPU process), got 'rss'")
         torch.cuda.synchronize(device); torch.cuda.reset_peak_memory_stats(device)
         base = torch.cuda.memory_allocated(device)
         f(); torch.cuda.synchronize(device)
         return torch.cuda.max_memory_allocated(device) - base
-    if device.type != 'cpu': raise ValueError(f"peak_mem measures 'cpu' or 'cuda' devices, not {device.type!r}")
+    if device.type != 'cpu': raise ValueError(f"device must be 'cpu' or 'cuda' for peak_mem, got {str(device)!r}")
     if how == 'rss':
         if not Path('/proc/self/clear_refs').exists(): raise OSError("how='rss' needs Linux's /proc/self/clear_refs")
         Path('/proc/self/clear_refs').write_text('5')    # reset the peak RSS to the current RSS
@@ -123,6 +116,17 @@ def _is_oom(e:Exception)->bool:
     "Whether `e` says the GPU ran out of memory (cuDNN and cuBLAS say it in their own words)."
     return isinstance(e, torch.cuda.OutOfMemoryError) or bool(re.search('out of memory|ALLOC_FAILED', str(e)))
 
+def _model_device(model:nn.Module, device)->torch.device:
+    "`device`, checked, or else the device of `model`'s parameters; refused if the parameters are on another kind of device."
+    if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+    p = next(model.parameters(), None)
+    if device is None:
+        if p is None: raise ValueError("device must be given for a model without parameters, got None")
+        return p.device
+    device = check_device(device)
+    if p is not None and p.device.type != device.type: raise ValueError(f"device must be where the model's parameters are ({p.device}), got {str(device)!r}")
+    return device
+
 def step_peak(model:nn.Module,   # model to measure, already on `device`
               bs:int,            # batch size
               item_shape:tuple,  # shape of one input item, e.g. `(3, 224, 224)`
@@ -130,9 +134,10 @@ def step_peak(model:nn.Module,   # model to measure, already on `device`
               step=None,         # `step(xb)` runs one training step on a batch; default: forward and backward
              )->float:           # peak bytes (`inf` if the GPU ran out of memory)
     "Peak memory of one training step of `model` on a random batch of `bs` items."
-    _check_count(bs=bs)
-    if not isinstance(item_shape, (tuple, list, torch.Size)): raise TypeError(f"item_shape must be a tuple such as (3, 224, 224), got {item_shape!r}")
-    device = torch.device(device or next(model.parameters()).device)
+    bs,device = check_count(bs, 'bs'), _model_device(model, device)
+    if not isinstance(item_shape, (tuple, list, torch.Size)): raise TypeError(f"item_shape must be a tuple such as (3, 224, 224), got {item_shape!r} ({type(item_shape).__name__})")
+    item_shape = [check_count(d, f'item_shape[{i}]') for i,d in enumerate(item_shape)]
+    if step is not None and not callable(step): raise TypeError(f"step must be a function step(xb) or None, got {step!r:.60}")
     step = step or (lambda xb: model(xb).float().mean().backward())
     model.zero_grad(set_to_none=True)
     try: return peak_mem(lambda: step(torch.randn(bs, *item_shape, device=device)), device)
@@ -153,16 +158,16 @@ def largest_bs(model:nn.Module,    # model to train, already on `device`
                step=None,          # `step(xb)`, as in `step_peak`
               )->int:
     "Largest multiple of `mult` batch size whose training step peaks within `budget` bytes."
-    _check_count(max_bs=max_bs, mult=mult)
-    if max_bs < mult: raise ValueError(f"max_bs={max_bs} is below mult={mult}: no batch size to try")
-    device = torch.device(device or next(model.parameters()).device)
+    max_bs,mult,device = check_count(max_bs, 'max_bs'), check_count(mult, 'mult'), _model_device(model, device)
+    if max_bs < mult: raise ValueError(f"max_bs must be at least mult={mult}, got {max_bs}")
     if budget is None:
-        if device.type != 'cuda': raise ValueError("largest_bs: on the CPU give a `budget` in bytes, e.g. budget=2*2**30 for 2 GiB")
+        if device.type != 'cuda': raise ValueError("budget must be given on the CPU, in bytes (e.g. budget=2*2**30 for 2 GiB), got None")
         budget = torch.cuda.mem_get_info(device)[0]
+    budget = check_real(budget, 'budget', gt=0)
     peaks = {}
     def fits(bs): peaks[bs] = step_peak(model, bs, item_shape, device, step); return peaks[bs] <= budget
     if not fits(mult):
-        raise ValueError(f"largest_bs: even bs={mult} needs {peaks[mult]/2**20:.1f} MB for one step, over the budget of {budget/2**20:.1f} MB")
+        raise ValueError(f"budget of {budget/2**20:.1f} MB is too small: even bs={mult} needs {peaks[mult]/2**20:.1f} MB for one step")
     lo = mult                                           # fits
     while lo*2 <= max_bs and fits(lo*2): lo *= 2
     hi = lo*2 if lo*2 <= max_bs else max_bs//mult*mult + mult   # does not fit, or is past `max_bs`
@@ -177,7 +182,7 @@ def accum_for(bs:int,      # effective batch size you want to train as
               max_bs:int,  # largest micro-batch that fits, e.g. from `largest_bs`
              )->int:       # accumulation steps for `micro_batches(bs, accum)`
     "Fewest accumulation steps that train as batch `bs` with micro-batches of at most `max_bs` samples."
-    _check_count(bs=bs, max_bs=max_bs)
+    bs,max_bs = check_count(bs, 'bs'), check_count(max_bs, 'max_bs')
     return next(a for a in range(1, bs+1) if bs % a == 0 and bs//a <= max_bs)
 
 # %% ../nbs/00_accum.ipynb #1c587583
@@ -186,5 +191,4 @@ def effective_bs(bs:int,       # per-device (micro-)batch size
                  nproc:int=1,  # processes (devices)
                 )->int:        # samples per optimizer step
     "Samples that contribute to each optimizer step."
-    _check_count(bs=bs, accum=accum, nproc=nproc)
-    return bs * accum * nproc
+    return check_count(bs, 'bs') * check_count(accum, 'accum') * check_count(nproc, 'nproc')

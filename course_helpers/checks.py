@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['check_count', 'check_real', 'check_fraction', 'check_seed', 'check_device', 'check_range', 'check_choice', 'check_id',
-           'check_ids', 'check_counts', 'check_ratings', 'check_path']
+__all__ = ['check_count', 'check_count_list', 'check_real', 'check_fraction', 'check_seed', 'check_device', 'check_range',
+           'check_choice', 'check_id', 'check_ids', 'check_counts', 'check_ratings', 'check_path']
 
 # %% ../nbs/91_checks.ipynb #c19958a8
 _repr = reprlib.Repr(); _repr.maxstring = _repr.maxother = 60
@@ -41,6 +41,18 @@ def check_count(v,           # the value to check
                )->int:       # `v` as a Python `int`
     "`v` if it is a whole number >= `min` (Python or NumPy integer; `bool` and `2.0` refused)."
     return _whole(v, name, f'a whole number >= {min}', min)
+
+# %% ../nbs/91_checks.ipynb #0e6e644a
+def check_count_list(v,          # a list or tuple of counts, or a comma-separated string such as '1,2,4'
+                     name:str,   # the argument's name, for the message
+                     min:int=1,  # smallest allowed value of each
+                    )->list:     # the counts as Python `int`s
+    "`v` as a non-empty list of whole numbers >= `min`; a string is read as comma-separated numbers (a script's argument)."
+    what = f'a non-empty list of whole numbers >= {min}'
+    if isinstance(v, str): v = [int(s) if s.strip().lstrip('-').isdigit() else s.strip() for s in v.split(',')]
+    if not isinstance(v, (list, tuple, range, np.ndarray)): raise TypeError(_must(name, what, v, typ=True))
+    if not len(v): raise ValueError(_must(name, what, v))
+    return [_whole(x, f'{name}[{i}]', f'a whole number >= {min}', min) for i,x in enumerate(v)]
 
 # %% ../nbs/91_checks.ipynb #f8410465
 def check_real(v,          # the value to check

@@ -12,7 +12,8 @@ import pandas as pd, torch, torch.distributed as dist, torch.nn.functional as F
 from torch import nn
 from fastai.callback.core import Callback
 from fastai.layers import ConvLayer, NormType
-from .accum import train_accum, peak_mem, _check_count
+from .accum import train_accum, peak_mem
+from .checks import check_count, check_count_list, check_real, check_seed, check_device
 
 # %% auto #0
 __all__ = ['small_cnn', 'accum_cnn', 'rand_batch', 'accum_param_diff', 'CountSteps', 'accum_step_peak', 'accum_memory',
@@ -27,8 +28,9 @@ def small_cnn(pretrained:bool=False,     # no pretrained weights exist: must be 
              )->nn.Sequential:
     "A small CNN of fastai `ConvLayer`s, quick to train from scratch on a CPU."
     if pretrained: raise ValueError("small_cnn has no pretrained weights: pass pretrained=False, or a pretrained arch such as resnet18")
-    if not widths: raise ValueError("small_cnn needs at least one stage width, got widths=()")
-    _check_count(n_out=n_out, first_stride=first_stride, **{f'widths[{i}]': w for i,w in enumerate(widths)})
+    if not widths: raise ValueError("widths must hold at least one stage width, got ()")
+    n_out,first_stride = check_count(n_out, 'n_out'), check_count(first_stride, 'first_stride')
+    widths = [check_count(w, f'widths[{i}]') for i,w in enumerate(widths)]
     def conv(ni, nf, stride=1): return ConvLayer(ni, nf, stride=stride, norm_type=NormType.Batch if norm else None)
     layers = [conv(3, widths[0], first_stride)]
     for a,b in zip(widths, widths[1:]): layers += [conv(a, b, 2), conv(b, b)]
@@ -39,6 +41,7 @@ def accum_cnn(norm:bool=False, # BatchNorm after each conv
               c:int=16,        # channels of the first stage (the second has `2*c`)
              )->nn.Sequential:
     "The `small_cnn` of the accumulation lesson: 10 classes, full-resolution first stage, no BatchNorm by default."
+    c = check_count(c, 'c')
     return small_cnn(widths=(c, 2*c), n_out=10, first_stride=1, norm=norm)
 
 # %% ../nbs/97_test_utils.ipynb #4bd99f60
@@ -48,7 +51,8 @@ def rand_batch(n:int,          # number of samples
                seed:int=0,     # the same seed gives the same batch
               )->tuple:        # `(xb, yb)`
     "A reproducible batch of random images and class labels."
-    g = torch.Generator().manual_seed(seed)
+    n,size,n_out = check_count(n, 'n', min=0), check_count(size, 'size'), check_count(n_out, 'n_out')
+    g = torch.Generator().manual_seed(check_seed(seed))
     return torch.randn(n, 3, size, size, generator=g), torch.randint(0, n_out, (n,), generator=g)
 
 # %% ../nbs/97_test_utils.ipynb #1960c379
@@ -78,8 +82,8 @@ def accum_step_peak(accum:int=1,     # micro-batches per optimizer step
                     seed:int=0,      # seed for the model and the data
                    )->int:           # peak bytes of the step
     "Peak memory of one optimizer step of `accum_cnn` at effective batch `bs`, accumulated over `accum` micro-batches."
-    _check_count(accum=accum, bs=bs, size=size)
-    if bs % accum: raise ValueError(f"bs={bs} is not divisible by accum={accum}")
+    accum,bs,size,device = check_count(accum, 'accum'), check_count(bs, 'bs'), check_count(size, 'size'), check_device(device)
+    if bs % accum: raise ValueError(f"bs must be a multiple of accum={accum}, got {bs}")
     torch.manual_seed(seed)
     model = accum_cnn().to(device)
     opt = torch.optim.SGD(model.parameters(), 0.1)
@@ -96,16 +100,17 @@ def _accum_mem_child(accum:int, bs:int, size:int, device:str)->dict:
     rss = accum_step_peak(accum, bs, size, device, 'rss') if device == 'cpu' and Path('/proc/self/clear_refs').exists() else None
     return dict(alloc=accum_step_peak(accum, bs, size, device, 'alloc'), rss=rss)
 
-def accum_memory(accums:tuple=(1,2,4,8), # accumulation settings to measure
+def accum_memory(accums=(1,2,4,8),       # accumulation settings to measure (a list, or a string such as '1,2,4')
                  bs:int=64,              # effective batch size
                  size:int=64,            # images are `3 x size x size`
                  device:str='cpu',       # 'cpu' or 'cuda'
                  workers:int=2,          # settings measured at the same time (each in its own process)
                 )->pd.DataFrame:
     "Peak memory of one step per accumulation setting, each measured in its own fresh process, with ratios to the first."
-    if not len(accums): raise ValueError("accums is empty: give at least one accumulation setting")
-    bad = [a for a in accums if a < 1 or bs % a]
-    if bad: raise ValueError(f"accum values {bad} do not divide bs={bs}")
+    accums = check_count_list(accums, 'accums')
+    bs,size,workers = check_count(bs, 'bs'), check_count(size, 'size'), check_count(workers, 'workers')
+    if bad := [a for a in accums if bs % a]: raise ValueError(f"bs must be a multiple of every one of accums, got {bs} (not a multiple of {bad})")
+    device = check_device(device)
     # 'forkserver' imports this module once in a clean server and forks a new process per setting from it;
     # where there is no forkserver (Windows), 'spawn' starts each from scratch
     ctx = mp.get_context('forkserver' if 'forkserver' in mp.get_all_start_methods() else 'spawn')
@@ -162,6 +167,8 @@ def run_ddp(nproc:int=2,     # number of CPU processes
             tries:int=2,     # runs before giving up: now and then a gloo process aborts on a busy machine
            )->list:          # each rank's `state_dict` after the step
     "Run `ddp_worker` in `nproc` processes with torchrun (gloo backend) and return each rank's weights."
+    nproc,bs,accum,tries = check_count(nproc, 'nproc'), check_count(bs, 'bs'), check_count(accum, 'accum'), check_count(tries, 'tries')
+    seed,lr,timeout = check_seed(seed), check_real(lr, 'lr', gt=0), check_real(timeout, 'timeout', gt=0)
     for _ in range(tries):
         with tempfile.TemporaryDirectory() as d:
             code = f"from course_helpers.test_utils import ddp_worker; ddp_worker({d!r}, {bs}, {accum}, {seed}, {lr})"
@@ -175,6 +182,7 @@ def one_process_step(n:int=32,      # global batch size
                      lr:float=0.1,  # SGD learning rate
                     )->dict:        # the `state_dict` after the step
     "The same `accum_cnn(c=4)` as `ddp_worker`, after one plain SGD step on the whole global batch in one process."
+    n,seed,lr = check_count(n, 'n'), check_seed(seed), check_real(lr, 'lr', gt=0)
     torch.manual_seed(seed)
     model = accum_cnn(c=4)
     train_accum(model, torch.optim.SGD(model.parameters(), lr), F.cross_entropy, [rand_batch(n, 16, seed=seed)], n)

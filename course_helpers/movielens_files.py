@@ -8,6 +8,7 @@ import csv, io, mmap, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 from .checks import check_path, check_range, check_ratings, check_counts
+from .files import atomic_write
 
 # %% auto #0
 __all__ = ['ML_GENRES', 'RATING_COLS', 'ITEM_COLS', 'USER_COLS', 'line_error', 'read_ratings', 'read_movies', 'write_movies',
@@ -173,10 +174,10 @@ def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..
 
 # %% ../nbs/16_movielens_files.ipynb #ba35a095
 def write_movies(movies:pd.DataFrame, # as `read_movies(genres=True)` returns it: movie, title, release_date and the genres
-                 fname:Path|str,      # the file to write (replaced if it exists)
+                 fname:Path|str,      # the file to write (replaced whole if it exists: readers see the old file or the new)
                 ):
     "Write `movies` in ML-100k's u.item format (`|`-separated, unquoted, no video dates or URLs); latin-1 if it can be, else UTF-8."
-    fname,cols = check_path(fname, 'fname', kind='file', exists=False),['movie', 'title', 'release_date', *ML_GENRES]
+    cols = ['movie', 'title', 'release_date', *ML_GENRES]
     if not isinstance(movies, pd.DataFrame) or not set(cols) <= set(movies.columns):
         raise ValueError(f'movies must be a DataFrame with columns movie, title, release_date and ML_GENRES, got {type(movies).__name__} {list(getattr(movies, "columns", []))}')
     g,titles = movies[list(ML_GENRES)].to_numpy(),movies.title.astype(str)
@@ -184,8 +185,8 @@ def write_movies(movies:pd.DataFrame, # as `read_movies(genres=True)` returns it
     if (bad := titles.str.contains('[\r\n]')).any(): raise ValueError(f"movies['title'] must not hold line breaks, got {titles[bad].iloc[0]!r}")
     date = movies.release_date.dt.strftime('%d-%b-%Y').fillna('')
     text = ''.join(f'{m}|{t}|{d}|||{"|".join(f)}\n' for m,t,d,f in zip(movies.movie, titles, date, g.astype(str)))
-    try: fname.write_bytes(text.encode('latin-1'))
-    except UnicodeEncodeError: fname.write_bytes(text.encode())  # `read_movies` reads valid UTF-8 as UTF-8
+    try: atomic_write(fname, text.encode('latin-1'))
+    except UnicodeEncodeError: atomic_write(fname, text.encode())  # `read_movies` reads valid UTF-8 as UTF-8
 
 # %% ../nbs/16_movielens_files.ipynb #95dcacb3
 def read_users(fname:Path|str, # a file in the u.user format: user id|age|gender|occupation|zip code, no header
@@ -215,6 +216,7 @@ def write_ratings(ratings:pd.DataFrame, # columns `RATING_COLS` (others are left
     check_ratings(ratings, 'ratings', RATING_COLS[:3])
     if 'timestamp' not in ratings: raise ValueError(f'ratings must be a DataFrame with columns {list(RATING_COLS)}, got columns {list(ratings.columns)}')
     fname,df = check_path(fname, 'fname', kind='file', exists=False),ratings[list(RATING_COLS)]
+    check_counts(df.timestamp, "ratings['timestamp']")  # seconds since 1970: a NaN would be written as an empty field
     x = [df[c].values for c in df.columns]
     if any(v.dtype.kind not in 'iuf' or (v < 0).any() or (v.dtype.kind == 'f' and (v*10 != np.round(v*10)).any()) for v in x):
         return df.to_csv(fname, sep='\t', header=False, index=False)  # not ours to speed up: let pandas write it

@@ -154,6 +154,7 @@ class MovieLensTruth:
 
     def best_rmse(self, ratings:pd.DataFrame)->float:
         "RMSE of `expected_rating` against `ratings.rating`: the noise floor no model can expect to beat."
+        check_ratings(ratings, 'ratings', RATING_COLS[:3])
         err = self.expected_rating(ratings.user.values, ratings.movie.values) - ratings.rating.values
         return float(np.sqrt(np.mean(err**2)))
 
@@ -230,7 +231,6 @@ def _split_u1(ratings, seed, valid_pct=0.2):
     valid,user = np.random.default_rng(seed).random(len(ratings)) < valid_pct,ratings.user.values
     for u in np.setdiff1d(user[valid], user[~valid]): valid[np.flatnonzero(user==u)[0]] = False
     return [ratings[m].sort_values(['user','movie']) for m in (~valid,valid)]
-
 
 # %% ../nbs/11_movielens_synth.ipynb #75640112
 def _write_files(ratings, truth, d):

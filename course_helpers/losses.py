@@ -4,11 +4,12 @@
 
 # %% ../nbs/01_losses.ipynb #b259cb3b
 from __future__ import annotations
-import math, operator
+import numbers
 import torch, torch.nn.functional as F
 from torch import Tensor
 from fastcore.basics import patch
 from fastai.learner import AvgMetric
+from .checks import check_count, check_real, check_choice
 
 # %% auto #0
 __all__ = ['softmax', 'logsumexp', 'log_softmax', 'cross_entropy', 'MultiTargetLoss', 'TargetMetric']
@@ -17,7 +18,7 @@ __all__ = ['softmax', 'logsumexp', 'log_softmax', 'cross_entropy', 'MultiTargetL
 def _check_float(x:Tensor):
     "Raise a `TypeError` unless `x` is a floating-point tensor: activations, not class indices."
     if not isinstance(x, Tensor) or not x.is_floating_point():
-        raise TypeError(f"activations must be a float tensor, got {x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+        raise TypeError(f"x must be a float tensor of activations, got {x.dtype if isinstance(x, Tensor) else type(x).__name__}")
 
 # %% ../nbs/01_losses.ipynb #53d5bd21
 def softmax(x:Tensor,   # activations
@@ -69,8 +70,7 @@ def cross_entropy(x:Tensor,            # activations, classes along the last dim
                   reduction:str='mean', # 'mean', 'sum' or 'none' (the loss of each item)
                  )->Tensor:
     "Negative log-likelihood of `targ` under `softmax(x)`, like `F.cross_entropy`."
-    if reduction not in _reduce: raise ValueError(f"reduction={reduction!r}: use one of {list(_reduce)}")
-    _check_float(x)
+    check_choice(reduction, 'reduction', tuple(_reduce)); _check_float(x)
     targ = _class_indices(targ, x)
     return _reduce[reduction](-log_softmax(x).gather(-1, targ[..., None]).squeeze(-1))
 
@@ -83,36 +83,38 @@ class MultiTargetLoss:
                  names=None,             # name of each target, used in metric names (default: t0, t1, ...)
                  reg=(),                 # names or indices of regression targets (width 1, MSE loss)
                  reduction:str='mean'):  # 'mean', 'sum' or 'none'; fastai sets 'none' to get per-item losses
-        self.n_classes = tuple(operator.index(n) for n in n_classes)
+        for k,v in (('n_classes', n_classes), ('weights', weights), ('names', names)):
+            if v is not None and not isinstance(v, (list, tuple)): raise TypeError(f"{k} must be a tuple with one entry per target, got {v!r} ({type(v).__name__})")
+        if not n_classes: raise ValueError(f"n_classes must hold the class count of at least one target, got {n_classes!r}")
+        self.n_classes = tuple(check_count(n, f'n_classes[{i}]') for i,n in enumerate(n_classes))
         nt = len(self.n_classes)
-        if not nt or min(self.n_classes) < 1: raise ValueError(f"n_classes={n_classes}: need at least one target, each of width >= 1")
         self.names = tuple(names) if names is not None else tuple(f't{i}' for i in range(nt))
-        self.weights = tuple(float(w) for w in weights) if weights is not None else (1.,)*nt
+        self.weights = tuple(check_real(w, f'weights[{i}]', ge=0) for i,w in enumerate(weights)) if weights is not None else (1.,)*nt
         for k,v in (('names', self.names), ('weights', self.weights)):
-            if len(v) != nt: raise ValueError(f"{k}={v} has {len(v)} entries but n_classes={self.n_classes} has {nt} targets")
-        if not all(isinstance(o, str) for o in self.names): raise TypeError(f"names={self.names}: each must be a str")
-        if len(set(self.names)) < nt: raise ValueError(f"names={self.names} repeat a name: each target needs its own")
-        if not all(math.isfinite(w) and w >= 0 for w in self.weights): raise ValueError(f"weights={self.weights} must be finite and >= 0")
-        self.reg = tuple(sorted({self.index(o) for o in reg}))
+            if len(v) != nt: raise ValueError(f"{k} must have one entry per target of n_classes={self.n_classes}, got {v}")
+        for i,o in enumerate(self.names):
+            if not isinstance(o, str): raise TypeError(f"names[{i}] must be a str, got {o!r} ({type(o).__name__})")
+        if len(set(self.names)) < nt: raise ValueError(f"names must differ from each other (each names a metric), got {self.names}")
+        self.reg = tuple(sorted({self.index(o) for o in ((reg,) if isinstance(reg, (str, int)) else reg)}))
         for i in self.reg:
-            if self.n_classes[i] != 1: raise ValueError(f"regression target {self.names[i]!r} needs width 1, got {self.n_classes[i]}")
-        self.reduction = reduction
+            if self.n_classes[i] != 1: raise ValueError(f"n_classes[{i}] must be 1 for the regression target {self.names[i]!r}, got {self.n_classes[i]}")
+        self.reduction = check_choice(reduction, 'reduction', tuple(_reduce))
 
     def index(self, t)->int:
         "Position of target `t`, given by name or index."
+        nt = len(self.names)
         if isinstance(t, str):
-            if t not in self.names: raise KeyError(f"no target named {t!r}; the targets are {self.names}")
+            if t not in self.names: raise KeyError(f"t must name a target: no target named {t!r}; the targets are {self.names}")
             return self.names.index(t)
-        t = operator.index(t)
-        if not -len(self.names) <= t < len(self.names): raise IndexError(f"target {t} is out of range for {len(self.names)} targets")
-        return t % len(self.names)
+        if isinstance(t, bool) or not isinstance(t, numbers.Integral): raise TypeError(f"t must be a target name (str) or index (int), got {t!r} ({type(t).__name__})")
+        if not -nt <= t < nt: raise IndexError(f"t must be a target index from {-nt} to {nt-1}, got {t}")
+        return int(t) % nt
 
     def split(self, acts:Tensor)->tuple:
         "The slice of `acts` belonging to each target (regression targets squeezed to one value per item)."
         n = sum(self.n_classes)
         if acts.shape[-1] != n:
-            raise ValueError(f"activations have {acts.shape[-1]} columns but n_classes={self.n_classes} needs {n}: "
-                             f"create the model with n_out={n}")
+            raise ValueError(f"acts must have {n} columns for n_classes={self.n_classes} (create the model with n_out={n}), got {acts.shape[-1]}")
         return tuple(o.squeeze(-1) if i in self.reg else o for i,o in enumerate(acts.split(self.n_classes, dim=-1)))
 
     def loss_i(self, a:Tensor, targ:Tensor, i:int, reduction:str='mean')->Tensor:
@@ -125,8 +127,8 @@ class MultiTargetLoss:
     def __call__(self, acts:Tensor, *targs)->Tensor:
         "Weighted sum of the per-target losses; fastai calls it as `loss(acts, *yb)`."
         if len(targs) != len(self.n_classes):
-            raise ValueError(f"got {len(targs)} targets but n_classes={self.n_classes} declares {len(self.n_classes)}")
-        if self.reduction not in _reduce: raise ValueError(f"reduction={self.reduction!r}: use one of {list(_reduce)}")
+            raise ValueError(f"targs must hold one target per entry of n_classes={self.n_classes}, got {len(targs)}")
+        check_choice(self.reduction, 'reduction', tuple(_reduce))
         return sum(w * self.loss_i(a, t, i, self.reduction)
                    for i,(a,t,w) in enumerate(zip(self.split(acts), targs, self.weights)))
 
@@ -150,10 +152,10 @@ class TargetMetric(AvgMetric):
                  mtl:MultiTargetLoss, # the combined loss, which knows the slices
                  t,                   # the target: name or index
                  kind:str='err'):     # 'err' (classification only) or 'loss'
-        if kind not in ('err', 'loss'): raise ValueError(f"kind={kind!r}: use 'err' or 'loss'")
-        self.mtl,self.i,self.kind = mtl,mtl.index(t),kind
+        if not isinstance(mtl, MultiTargetLoss): raise TypeError(f"mtl must be a MultiTargetLoss, got {type(mtl).__name__}")
+        self.mtl,self.i,self.kind = mtl,mtl.index(t),check_choice(kind, 'kind', ('err', 'loss'))
         if kind == 'err' and self.i in mtl.reg:
-            raise ValueError(f"{mtl.names[self.i]!r} is a regression target: it has no error rate, use kind='loss'")
+            raise ValueError(f"kind must be 'loss' for the regression target {mtl.names[self.i]!r} (it has no error rate), got 'err'")
 
     def func(self, acts, *targs):
         "This target's value on one batch."

@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image
 from fastai.data.external import fastai_path
-from fastai.data.transforms import get_image_files
+from fastcore.foundation import L
+from fastai.data.transforms import RandomSplitter, get_image_files
+from .checks import check_count, check_fraction, check_path, check_seed
 from .files import atomic_dir
 
 # %% auto #0
 __all__ = ['PADDY_COMP', 'PADDY_COLS', 'PADDY_LABELS', 'PADDY_VARIETIES', 'PADDY_PAIR_COUNTS', 'PADDY_AGE_COUNTS', 'cramers_v',
-           'download_paddy', 'check_paddy', 'paddy_path', 'load_paddy', 'show_paddy']
+           'kaggle_missing', 'download_paddy', 'check_image', 'check_paddy', 'sorted_image_files', 'paddy_files',
+           'paddy_split', 'paddy_path', 'load_paddy', 'show_paddy']
 
 # %% ../nbs/12_paddy.ipynb #f92cf7c5
 PADDY_COMP = 'paddy-disease-classification'
@@ -54,7 +57,7 @@ def cramers_v(table, # contingency table of counts: a DataFrame (e.g. `pd.crosst
     return float(np.sqrt(((t - e)**2 / e).sum() / (n * (min(t.shape) - 1))))
 
 # %% ../nbs/12_paddy.ipynb #08de096b
-def _kaggle_missing()->str|None:
+def kaggle_missing()->str|None:
     "What the Kaggle API still needs here, as advice to print; None if the package and a key are there."
     from importlib.util import find_spec
     home = Path(os.environ.get('KAGGLE_CONFIG_DIR', '~/.kaggle')).expanduser()
@@ -70,7 +73,7 @@ def download_paddy(dest:Path|str|None=None, # where to put the folder; default: 
     "Download and unzip Paddy Doctor with the Kaggle API, as the course does; never leaves half a folder."
     dest = Path(dest).expanduser() if dest is not None else fastai_path('data')/PADDY_COMP
     if (dest/'train.csv').exists(): return dest
-    if (missing := _kaggle_missing()): raise RuntimeError(f"cannot download {PADDY_COMP}: {missing}")
+    if (missing := kaggle_missing()): raise RuntimeError(f"cannot download {PADDY_COMP}: {missing}")
     import kaggle  # authenticates on import
     def _write(tmp):
         kaggle.api.competition_download_files(PADDY_COMP, path=str(tmp), quiet=quiet)
@@ -96,17 +99,19 @@ def _few(items, n:int=5)->str:
     return ', '.join(map(str, items[:n])) + (', ...' if len(items) > n else '')
 
 # %% ../nbs/12_paddy.ipynb #128db270
-def _check_image(fn:Path):
-    "Raise a `ValueError` naming `fn` if it is not a readable image."
+def check_image(fn:Path):
+    "Raise an error naming `fn` if it is missing or not a readable image."
     try:
         with Image.open(fn) as im:
             im.draft('RGB', (im.width//8, im.height//8))  # decode JPEGs at 1/8 size: fast, still reads every byte
             im.load()
+    except FileNotFoundError as e: raise FileNotFoundError(f"image {fn} is missing") from e
     except Exception as e: raise ValueError(f"cannot read image {fn}: {e}") from e
 
 # %% ../nbs/12_paddy.ipynb #99eaa779
 def _check_csv(csv:Path)->pd.DataFrame:
     "Read `train.csv` as strings, check its columns and values, and return it with `age` as a number."
+    if csv.stat().st_size == 0: raise ValueError(f"{csv} is empty (0 bytes): expected a header line {','.join(PADDY_COLS)}")
     df = pd.read_csv(csv, dtype=str, keep_default_na=False)
     missing = [c for c in PADDY_COLS if c not in df.columns]
     if missing: raise ValueError(f"{csv} has no column(s) {missing}; found {list(df.columns)}")
@@ -128,37 +133,77 @@ def check_paddy(path:Path|str,          # folder in the Kaggle layout
                 check_images:bool=True, # also decode every training image, to catch corrupt files
                )->pd.DataFrame:         # train.csv, validated, `age` as a number
     "Read `path/'train.csv'` and check it against `path/'train_images'`; raise an error naming the fault."
-    path = Path(path).expanduser()
+    path = check_path(path, 'path', kind='dir')
     csv, imgs = path/'train.csv', path/'train_images'
     if not csv.exists(): raise FileNotFoundError(f"no train.csv in {path} (expected the Kaggle layout: train.csv, train_images/, test_images/)")
     df = _check_csv(csv)
-    rel = [f.relative_to(imgs) for f in get_image_files(imgs)]  # what fastai would train on, labelled by folder
+    paddy_files(path, df)
+    if check_images:
+        for r in df.itertuples(): check_image(imgs/r.label/r.image_id)
+    return df
+
+# %% ../nbs/12_paddy.ipynb #129c5148
+def sorted_image_files(path:Path|str)->L:
+    "Image files under `path`, sorted: the same list, so the same random split, on every machine."
+    return L(sorted(get_image_files(Path(path).expanduser())))
+
+# %% ../nbs/12_paddy.ipynb #7718ed31
+def paddy_files(path:Path|str,   # folder in the Kaggle layout
+                df:pd.DataFrame, # its rows (train.csv), e.g. from `load_paddy`: one per training image
+                cols=(),         # columns of `df` a model will learn: each must be there, with no value missing
+               )->L:             # the training images, sorted
+    "The images under `path/'train_images'`, sorted, checked against `df`: one row per image, in its label's folder."
+    imgs, cols = Path(path).expanduser()/'train_images', [cols] if isinstance(cols, str) else list(cols)
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a DataFrame (train.csv's rows), got {type(df).__name__}")
+    for c in ['image_id', 'label', *cols]:
+        if c not in df.columns: raise KeyError(f"df has no column {c!r}; its columns are {list(df.columns)}")
+    files = sorted_image_files(imgs)
+    if not files: raise FileNotFoundError(f"no images in {imgs}")
+    rel = [f.relative_to(imgs) for f in files]  # what fastai would train on, labelled by folder
     deep = sorted(r for r in rel if len(r.parts) != 2)
     if deep: raise ValueError(f"{imgs}: images must be in train_images/<label>/, found {len(deep)} elsewhere: {_few(deep)}")
-    files = pd.DataFrame([r.parts for r in rel], columns=['folder', 'image_id'])
-    twice = files[files.image_id.duplicated(keep=False)].groupby('image_id').folder.apply(sorted)
+    have = pd.DataFrame([r.parts for r in rel], columns=['folder', 'image_id'])
+    twice = have[have.image_id.duplicated(keep=False)].groupby('image_id').folder.apply(sorted)
     if len(twice):
         i, folders = twice.index[0], twice.iloc[0]
         raise ValueError(f"{imgs}: image {i} is in {len(folders)} label folders ({', '.join(folders)}); it would be trained on once per folder. "
                          f"{len(twice)} image(s) are in several folders: {_few(twice.index)}")
-    where = df.image_id.map(files.set_index('image_id').folder)
+    dup = df.image_id.duplicated()
+    if dup.any(): raise ValueError(_rows(df, dup, 'repeat an image_id'))
+    where = df.image_id.map(have.set_index('image_id').folder)
     gone = where.isna()
     if gone.any():
         i = gone.idxmax()
-        raise FileNotFoundError(f"{csv}: image {imgs/df.label[i]/df.image_id[i]} of row {i} is missing; "
+        raise FileNotFoundError(f"image {imgs/str(df.label[i])/str(df.image_id[i])} of row {i} is missing; "
                                 + _rows(df, gone, 'have no image in any train_images/<label>/ folder'))
     moved = where != df.label
     if moved.any():
         i = moved.idxmax()
-        raise ValueError(f"{csv}: image {df.image_id[i]} is in train_images/{where[i]}/ but row {i} says label {df.label[i]!r}; "
+        raise ValueError(f"image {df.image_id[i]} is in train_images/{where[i]}/ but row {i} says label {df.label[i]!r}; "
                          + _rows(df, moved, "disagree with their image's label folder"))
-    extra = files[~files.image_id.isin(df.image_id)]
+    extra = have[~have.image_id.isin(df.image_id)]
     if len(extra):
-        raise ValueError(f"{imgs}: {len(extra)} image(s) have no row in {csv}, so a model would train on them with only their "
+        raise ValueError(f"{imgs}: {len(extra)} image(s) have no row in train.csv (df), so a model would train on them with only their "
                          f"folder's label: {_few(sorted(extra.folder + '/' + extra.image_id))}")
-    if check_images:
-        for r in df.itertuples(): _check_image(imgs/r.label/r.image_id)
-    return df
+    for c in cols:
+        num = pd.api.types.is_numeric_dtype(df[c])
+        bad = ~np.isfinite(df[c].astype(float)) if num else df[c].isna() | (df[c].astype(str).str.strip() == '')
+        v = df[c][bad.idxmax()]
+        if bad.any(): raise ValueError(f"column {c!r} must be {'finite' if num else 'filled in'} to be a target, got {getattr(v, 'item', lambda: v)()!r} in "
+                                       + _rows(df, bad, f"with a bad {c!r}"))
+    return files
+
+# %% ../nbs/12_paddy.ipynb #7f858755
+def paddy_split(files,               # the items to split, e.g. from `paddy_files`
+                valid_pct:float=0.2, # share held out for validation
+                seed:int|None=42,    # fixes the split (None: a new one each time)
+               )->tuple:             # (training indices, validation indices)
+    "fastai's `RandomSplitter(valid_pct, seed)` split of `files`, refused if either side would be empty."
+    valid_pct, seed = check_fraction(valid_pct, 'valid_pct'), check_seed(seed)
+    trn, val = RandomSplitter(valid_pct, seed=seed)(files)
+    if not len(trn) or not len(val):
+        raise ValueError(f"valid_pct={valid_pct} splits {len(files)} images into {len(trn)} for training and {len(val)} for validation: both need at least one")
+    return trn, val
 
 # %% ../nbs/12_paddy.ipynb #5bca3fca
 def paddy_path(path:Path|str|None=None, # a folder in the Kaggle layout; None: look for the real data, else generate
@@ -175,7 +220,7 @@ def paddy_path(path:Path|str|None=None, # a folder in the Kaggle layout; None: l
             if (p/'train.csv').exists():
                 say(f"using the real data in {p}")
                 return p
-        missing = _kaggle_missing()
+        missing = kaggle_missing()
         if os.environ.get('COURSE_HELPERS_OFFLINE'): why = 'real data not found (COURSE_HELPERS_OFFLINE is set: not downloading)'
         elif not download: why = 'real data not found (download=False)'
         elif missing: why = f"real data not found; to download it, {missing} and accept the rules at https://www.kaggle.com/competitions/{PADDY_COMP}/rules"

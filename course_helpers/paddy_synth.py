@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageFilter
+from .checks import check_count, check_seed
 from .files import data_home, cache_key, atomic_dir, cached_dir, dir_problem
 from .paddy import *
 
@@ -201,9 +202,13 @@ def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache fo
                 n_test:int=60,           # unlabelled images in test_images/
                 size:int=64,             # image height in pixels (width is 3/4 of it)
                 seed:int=42,             # same seed, same data set
-                min_per:int=20,          # at least this many training images of each disease and each variety
+                min_per:int=20,          # at least this many training images of each disease and each variety (>= 1)
                )->Path:                  # the folder, in the Kaggle layout
     "Generate a Paddy Doctor stand-in in the Kaggle layout, or reuse the cache folder's if it is whole."
+    n_train, n_test, size = check_count(n_train, 'n_train'), check_count(n_test, 'n_test', min=0), check_count(size, 'size', min=16)
+    min_per = check_count(min_per, 'min_per')  # every disease and every variety needs an image, or fastai's vocab lacks it
+    if check_seed(seed) is None: raise TypeError("seed must be a whole number from 0 to 2**32-1, got None: a stand-in is always drawn from a seed")
+    if n_train < min_per * len(PADDY_LABELS): raise ValueError(f"n_train={n_train} is too small for {len(PADDY_LABELS)} diseases with at least min_per={min_per} images each")
     cache = dest is None
     if cache:
         key = cache_key(n_train=n_train, n_test=n_test, size=size, seed=seed, min_per=min_per, version=PADDY_SYNTH_VERSION)
@@ -211,7 +216,6 @@ def synth_paddy(dest:Path|str|None=None, # folder to create; default: a cache fo
         if dir_problem(dest) is None: return dest  # whole: every file `cached_dir` wrote is there, at its size
     dest = Path(dest).expanduser()
     if not cache and dest.exists(): raise FileExistsError(f"{dest} already exists; remove it or pick another folder")
-    if n_test < 0: raise ValueError(f"n_test={n_test} must be >= 0")
     pairs = synth_pair_counts(n_train, min_per).stack()
     labels, varieties = (pairs.index.get_level_values(i).repeat(pairs.values) for i in (0, 1))
     rng = np.random.default_rng(seed)

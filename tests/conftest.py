@@ -23,3 +23,14 @@ def tiny_paddy(tmp_path_factory):
 def tiny_paddy_copy(tiny_paddy, tmp_path):
     "A fresh copy of the `tiny_paddy` folder, for a test to break."
     return Path(shutil.copytree(tiny_paddy[0], tmp_path/'paddy'))
+
+@pytest.fixture(scope='session')
+def tiny_fashion_dir(tmp_path_factory):
+    "A tiny folder in the Fashion photos' Kaggle layout (styles.csv, images/): 3 article types x 12 drawn photos (read it, never write)."
+    from course_helpers.fashion import tiny_fashion
+    return tiny_fashion(tmp_path_factory.mktemp('gen')/'fashion')
+
+@pytest.fixture
+def tiny_fashion_copy(tiny_fashion_dir, tmp_path):
+    "A fresh copy of `tiny_fashion_dir`, for a test to break."
+    return Path(shutil.copytree(tiny_fashion_dir, tmp_path/'fashion'))

@@ -303,3 +303,23 @@ def test_unknown_label_and_variety_are_accepted(paddy):
     write_csv(p, df)
     _, got = load_paddy(p)
     assert got.loc[1, ['label', 'variety']].tolist() == ['rust', 'Basmati']
+
+
+def test_empty_train_csv_is_named(paddy):
+    p, _ = paddy
+    (p/'train.csv').write_bytes(b'')
+    with pytest.raises(ValueError, match=f"{p/'train.csv'} is empty \\(0 bytes\\)"): load_paddy(p)
+
+
+@pytest.mark.parametrize('kw, err, msg', [
+    (dict(seed=-1), ValueError, 'seed must be .*got -1'), (dict(seed=None), TypeError, 'seed must be a whole number'),
+    (dict(n_train=200.0), TypeError, r'n_train must be a whole number >= 1, got 200.0 \(float\)'),
+    (dict(n_train=12, min_per=0), ValueError, 'min_per must be a whole number >= 1, got 0'),
+    (dict(n_train=12, min_per=2), ValueError, 'n_train=12 is too small for 10 diseases with at least min_per=2'),
+    (dict(n_test=-1), ValueError, 'n_test must be a whole number >= 0, got -1'), (dict(size=float('inf')), TypeError, 'size must be a whole number'),
+    (dict(n_train=True), TypeError, 'n_train must be a whole number'),
+])
+def test_synth_paddy_bad_arguments_are_named(tmp_path, kw, err, msg):
+    "Each argument of the generator is checked before anything is drawn or a cache folder named."
+    with pytest.raises(err, match=msg): synth_paddy(tmp_path/'p', **kw)
+    assert not (tmp_path/'p').exists()

@@ -7,10 +7,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: lessons test test-nbs test-py install readme bench clean
 
+# Installs go through uv (its version pinned in constraints.txt): the same packages pip would pick (uv's
+# unsafe-best-match is pip's rule: the best version from any index), from the indexes and wheel folders pip is
+# configured with (`pip config`, PIP_FIND_LINKS). From a fresh clone here: 30 s with an empty uv cache, 10 s with
+# a filled one, where pip took 106-144 s.
+UV_INSTALL = UV_EXTRA_INDEX_URL="$$($(BIN)/python -m pip config get global.extra-index-url 2>/dev/null)" \
+	UV_FIND_LINKS="$${PIP_FIND_LINKS:-$$($(BIN)/python -m pip config get global.find-links 2>/dev/null)}" \
+	$(BIN)/uv pip install -q --python $(BIN)/python --index-strategy unsafe-best-match -c constraints.txt
+
 # Reinstall only when what the install depends on has changed.
 $(STAMP): settings.ini setup.py constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	test -x $(BIN)/uv || $(BIN)/python -m pip install -q $$(grep '^uv==' constraints.txt)
+	$(UV_INSTALL) -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 
@@ -39,7 +48,7 @@ test-py: $(STAMP)
 
 ## Speed and memory figures: the scripts in benchmarks/ (adds the benchmark-only extra, scikit-surprise).
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[bench]'
+	$(UV_INSTALL) -e '.[bench]'
 	$(BIN)/python benchmarks/accum_memory.py
 	$(BIN)/python benchmarks/accum_time.py
 	$(BIN)/python benchmarks/read_ratings.py

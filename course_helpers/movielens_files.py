@@ -4,10 +4,10 @@
 
 # %% ../nbs/16_movielens_files.ipynb #69a479f7
 from __future__ import annotations
-import csv, io, mmap, warnings
+import codecs, csv, io, mmap, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
-from .checks import check_path, check_range, check_ratings, check_counts
+from .checks import check_choice, check_counts, check_path, check_range, check_ratings
 from .files import atomic_write
 
 # %% auto #0
@@ -28,6 +28,11 @@ def _encoding(raw:bytes)->str:
     try: raw.decode('utf-8')
     except UnicodeDecodeError: return 'latin-1'
     return 'utf-8'
+
+def _codec(name:str)->bool:
+    "Whether Python knows the text encoding `name`."
+    try: return bool(codecs.lookup(name))
+    except LookupError: return False
 
 def _line(fname, row):
     "Line number and text of data row `row` (from 0) of `fname`, counting the blank lines pandas skips."
@@ -129,7 +134,8 @@ def _item_table(raw, fname, encoding, genres=False):
     cols,names = ((0, 1, 2, *range(5, n)), ['movie', 'title', 'release_date', *ML_GENRES]) if genres else ((0, 1, n-1), ['movie', 'title'])
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # a malformed file goes the slow way below
-        try: df = pd.read_csv(io.BytesIO(raw), sep='|', header=None, names=range(n), usecols=cols, dtype={0:'int64', 1:str} | {c:str if genres else 'float64' for c in cols[2:]},
+        try: df = pd.read_csv(io.BytesIO(raw), sep='|', header=None, names=range(n), usecols=cols,
+                              dtype={0:'int64', 1:str} | {c:str if genres else 'float64' for c in cols[2:]},
                               keep_default_na=False, encoding=encoding, quoting=csv.QUOTE_NONE)
         except (ValueError, OverflowError): df = None  # e.g. a line with fewer than `n` fields
     if df is not None and raw.count(b'|') == (n-1)*len(df) and not _past_float(df[0].values):  # every line has `n` fields
@@ -160,7 +166,9 @@ def read_movies(fname:Path|str, # a file in the u.item format: movie id|title|..
                 genres:bool=False, # also the release date (NaT where blank) and one 0/1 column per genre of `ML_GENRES`
                )->pd.DataFrame: # columns movie, title (and release_date and the genres)
     "Read and check the movie ids and titles (and with `genres`, release dates and genres) of an ML-100k u.item file."
-    fname = check_path(fname, 'fname', kind='file')
+    fname,genres = check_path(fname, 'fname', kind='file'),check_choice(genres, 'genres', (False, True))
+    if encoding is not None and not (isinstance(encoding, str) and _codec(encoding)):
+        raise ValueError(f'encoding must be None or a codec name Python knows, got {encoding!r}')
     raw = fname.read_bytes()
     if not raw or raw.isspace(): raise ValueError(f"{fname} is empty: expected '|'-separated movie id, title, ...")
     if b'|' not in raw: raise ValueError(f"{fname} cannot be read as '|'-separated movie id, title, ...: it has no '|'")
@@ -179,7 +187,8 @@ def write_movies(movies:pd.DataFrame, # as `read_movies(genres=True)` returns it
     "Write `movies` in ML-100k's u.item format (`|`-separated, unquoted, no video dates or URLs); latin-1 if it can be, else UTF-8."
     cols = ['movie', 'title', 'release_date', *ML_GENRES]
     if not isinstance(movies, pd.DataFrame) or not set(cols) <= set(movies.columns):
-        raise ValueError(f'movies must be a DataFrame with columns movie, title, release_date and ML_GENRES, got {type(movies).__name__} {list(getattr(movies, "columns", []))}')
+        raise ValueError(f'movies must be a DataFrame with columns movie, title, release_date and ML_GENRES, '
+                         f'got {type(movies).__name__} {list(getattr(movies, "columns", []))}')
     g,titles = movies[list(ML_GENRES)].to_numpy(),movies.title.astype(str)
     if not np.isin(g, (0, 1)).all(): raise ValueError(f'movies[{ML_GENRES[np.argwhere(~np.isin(g, (0, 1)))[0, 1]]!r}] must hold genre flags, 0 or 1')
     if (bad := titles.str.contains('[\r\n]')).any(): raise ValueError(f"movies['title'] must not hold line breaks, got {titles[bad].iloc[0]!r}")

@@ -165,7 +165,7 @@ class MovieLensTruth:
 # %% ../nbs/11_movielens_synth.ipynb #8dab6ca1
 def _numbers(v, name:str, **bounds)->np.ndarray:
     "`v` as an array if it is a list of finite numbers within `bounds` (`check_real` names the first that is not)."
-    if isinstance(v, (str, bytes)) or not np.iterable(v): raise TypeError(f'{name} must be a list of numbers, got {v!r} ({type(v).__name__})')
+    if not isinstance(v, (list, tuple, np.ndarray, pd.Series)): raise TypeError(f'{name} must be a list of numbers, got {v!r} ({type(v).__name__})')
     for i,x in enumerate(v): check_real(x, f'{name}[{i}]', **bounds)
     return np.asarray(v)
 

@@ -11,12 +11,14 @@ import random, re
 from collections import Counter
 from fastai.vision.all import *
 from fastai.text.data import TensorText
-from .multitarget import ColLookup, sorted_image_files
+from .checks import check_count, check_seed, check_path
+from .multitarget import ColLookup
+from .paddy import sorted_image_files, paddy_files, paddy_split
 
 # %% ../nbs/05_midlevel.ipynb #6c83954a
 def tokenize_title(s:str)->list:
     "Lower-cased word, number and punctuation tokens of the title `s`."
-    if not isinstance(s, str): raise TypeError(f"tokenize_title needs a str title, got {s!r} of type {type(s).__name__}")
+    if not isinstance(s, str): raise TypeError(f"s must be a title (str), got {s!r} ({type(s).__name__})")
     return re.findall(r"\w+|[^\w\s]", s.lower())
 
 # %% ../nbs/05_midlevel.ipynb #4b125ab2
@@ -26,8 +28,8 @@ class TitleNumericalize(Transform):
     def __init__(self, min_freq:int=1, # keep tokens seen at least this often in the setup items
                  vocab:list=None):     # a ready vocab (first entry is used for unknown tokens); skips learning one
         super().__init__()
-        if vocab is not None and not len(vocab): raise ValueError("vocab is empty: it needs at least the unknown token first")
-        self.min_freq,self.vocab = min_freq,vocab
+        if vocab is not None and (isinstance(vocab, str) or not len(vocab)): raise ValueError(f"vocab must be a list of tokens, the unknown token first, got {vocab!r:.60}")
+        self.min_freq,self.vocab = check_count(min_freq, 'min_freq'),vocab
         if vocab is not None: self.o2i = {t:i for i,t in enumerate(vocab)}
     def setups(self, items):
         "Learn the vocab from the token lists `items`, unless one was given."
@@ -48,15 +50,13 @@ def paddy_datasets(path:Path,          # Paddy Doctor folder in the Kaggle layou
                    df:pd.DataFrame,    # its train.csv, e.g. from `load_paddy`
                    cols=('variety',),  # columns of train.csv to return after the disease, each `Categorize`d
                    valid_pct:float=0.2,# share of the images held out for validation
-                   seed:int=42,        # fixes the split
+                   seed:int|None=42,   # fixes the split (None: a new one each time)
                   )->Datasets:         # items `(PILImage, disease, *cols)`
     "Mid-level `Datasets` of the paddy images: image, disease from the folder, and `cols` of `train.csv`."
-    if isinstance(cols, str): cols = (cols,)           # cols='variety' means one column, not seven letters
-    if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, got {valid_pct}")
-    fns = sorted_image_files(Path(path).expanduser()/'train_images')
-    if not fns: raise FileNotFoundError(f"no images in {Path(path).expanduser()/'train_images'}")
+    cols = (cols,) if isinstance(cols, str) else tuple(cols)   # cols='variety' means one column, not seven letters
+    fns = paddy_files(check_path(path, 'path', kind='dir'), df, cols)   # sorted, and checked against train.csv
     tfms = [[PILImage.create], [parent_label, Categorize()]] + [[ColLookup(df, c), Categorize()] for c in cols]
-    return Datasets(fns, tfms, splits=RandomSplitter(valid_pct, seed=seed)(fns), n_inp=1)
+    return Datasets(fns, tfms, splits=paddy_split(fns, valid_pct, seed), n_inp=1)
 
 # %% ../nbs/05_midlevel.ipynb #bc7487f7
 class SiameseImage(fastuple):
@@ -79,7 +79,7 @@ def _partner(f, by_label:dict, label_func, rng)->tuple:
 def _pair_labels(files, label_func)->dict:
     "`files` grouped by `label_func`, checked to have two labels at least (else no pair can be 'different')."
     by_label = groupby(L(files), label_func)
-    if len(by_label) < 2: raise ValueError(f"pairs need files of at least two labels, got {list(by_label)}")
+    if len(by_label) < 2: raise ValueError(f"files must have at least two labels (a pair of one label cannot be 'different'), got {list(by_label)}")
     return by_label
 
 # %% ../nbs/05_midlevel.ipynb #d6117186
@@ -96,7 +96,7 @@ class FixedPairs(Transform):
     "Validation set only (`split_idx=1`): a `SiameseImage` of each of `files` and a partner drawn once, with `seed`."
     split_idx = 1
     def __init__(self, files, label_func=parent_label, seed:int=42):
-        by_label,rng = _pair_labels(files, label_func),random.Random(seed)
+        by_label,rng = _pair_labels(files, label_func),random.Random(check_seed(seed))
         self.pairs = {f: _partner(f, by_label, label_func, rng) for f in L(files)}
     def encodes(self, f:Path):
         if f not in self.pairs: raise KeyError(f"{f} has no partner: FixedPairs was built from other files")
@@ -116,15 +116,17 @@ def show_batch(x:SiameseImage, y, samples, ctxs=None, max_n=6, nrows=None, ncols
 def siamese_dls(path:Path,           # Paddy Doctor folder in the Kaggle layout
                 size:int=64,         # images are squished to `size` x `size`
                 valid_pct:float=0.2, # share of the images held out for validation
-                seed:int=42,         # fixes the split (as `paddy_dls`'s) and the validation pairs
+                seed:int|None=42,    # fixes the split (as `paddy_dls`'s) and the validation pairs
                 bs:int=32,           # batch size (pairs)
                 num_workers:int=0,   # 0 is fastest on a 2-core CPU
                 **kwargs)->DataLoaders:
     "DataLoaders of `SiameseImage` pairs of paddy images: fresh training pairs, fixed validation pairs."
-    fns = sorted_image_files(Path(path).expanduser()/'train_images')
-    if not fns: raise FileNotFoundError(f"no images in {Path(path).expanduser()/'train_images'}")
-    if not 0 < valid_pct < 1: raise ValueError(f"valid_pct must be between 0 and 1, got {valid_pct}")
-    splits = RandomSplitter(valid_pct, seed=seed)(fns)
+    size,bs,num_workers = check_count(size, 'size'), check_count(bs, 'bs'), check_count(num_workers, 'num_workers', min=0)
+    imgs = check_path(path, 'path', kind='dir')/'train_images'
+    fns = sorted_image_files(imgs)
+    if not fns: raise FileNotFoundError(f"path must hold images under train_images/<label>/, got none in {imgs}")
+    splits = paddy_split(fns, valid_pct, seed)
+    if bs > len(splits[0]): raise ValueError(f"bs must be at most the {len(splits[0])} training images (fastai drops the last partial batch, so nothing would be trained), got {bs}")
     tls = TfmdLists(fns, [RandomPairs(fns[splits[0]]), FixedPairs(fns[splits[1]], seed=seed)], splits=splits)
     return tls.dataloaders(after_item=[Resize(size, method='squish'), ToTensor], after_batch=IntToFloatTensor,
                            bs=bs, num_workers=num_workers, **kwargs)
@@ -132,7 +134,10 @@ def siamese_dls(path:Path,           # Paddy Doctor folder in the Kaggle layout
 # %% ../nbs/05_midlevel.ipynb #49ea0e3c
 class SiameseModel(Module):
     "Run the same `encoder` on both images; `head` turns their concatenated features into 2 activations (different, same)."
-    def __init__(self, encoder, head): self.encoder,self.head = encoder,head
+    def __init__(self, encoder:nn.Module, head:nn.Module):
+        for k,m in (('encoder', encoder), ('head', head)):
+            if not isinstance(m, nn.Module): raise TypeError(f"{k} must be a torch nn.Module, got {type(m).__name__}")
+        self.encoder,self.head = encoder,head
     def forward(self, x1, x2): return self.head(torch.cat([self.encoder(x1), self.encoder(x2)], dim=1))
 
 # %% ../nbs/05_midlevel.ipynb #22fd51a2

@@ -63,7 +63,8 @@ def _read_table(fname, sep, names, dtype=None):
     try: df = pd.read_csv(io.BytesIO(raw), sep=sep, header=None, keep_default_na=False, quoting=csv.QUOTE_NONE, low_memory=False,
                           dtype=dtype, encoding=_encoding(raw))
     except (pd.errors.ParserError, ValueError) as e: raise ValueError(f'{fname} cannot be read as {what}: {str(e).strip()}') from None
-    if df.shape[1] != len(names): raise ValueError(f'{fname} has {df.shape[1]} columns, expected {len(names)}: {", ".join(names)}')
+    if df.shape[1] != len(names):  # e.g. ML-1M's '::'-separated ratings.dat, or a CSV with a header: show the first line
+        raise ValueError(f'{fname} has {df.shape[1]} columns, expected {len(names)}: {what}; its first line is {_line(fname, 0)[1][:80]!r}')
     df.columns = names
     for c in names:
         if df[c].dtype != object: continue

@@ -41,7 +41,9 @@ def small():
 
 @pytest.mark.parametrize('text,msg', [
     ('1\t10\t4\t881250949\n2\t20\t3\n', "u.data, line 2, column 'timestamp': value is missing"),
-    ('1\t10\t4\n2\t20\t3\n', 'u.data has 3 columns, expected 4: user, movie, rating, timestamp'),
+    ('1\t10\t4\n2\t20\t3\n', 'u.data has 3 columns, expected 4: tab-separated user, movie, rating, timestamp; its first line is'),
+    ('userId,movieId,rating,timestamp\n1,1,4.0,964982703\n', "u.data has 1 columns, expected 4: tab-separated user, movie, rating, timestamp; its first line is 'userId,movieId,rating,timestamp'"),  # ml-latest's CSV
+    ('1::1193::5::978300760\n', "u.data has 1 columns, expected 4: tab-separated user, movie, rating, timestamp; its first line is '1::1193::5::978300760'"),  # ML-1M's ratings.dat
     ('1\t10\t4\t881250949\n2\t20\t3\t881250950\t7\n', 'u.data cannot be read as tab-separated'),
     ('1\t10\t4\t881250949\n2\t20\tfour\t881250950\n', "u.data, line 2, column 'rating': 'four' is not a number"),
     ('1\t10\tNaN\t881250949\n', "u.data, line 1, column 'rating': 'NaN' is not a number"),

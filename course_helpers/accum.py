@@ -27,6 +27,7 @@ def train_accum(model:nn.Module,               # the model to train
     "Accumulate gradients over micro-batches; step and zero them each time `n_acc` samples have been seen."
     n_acc = check_count(n_acc, 'n_acc'); check_choice(drop_last, 'drop_last', (True, False))
     if not isinstance(model, nn.Module): raise TypeError(f"model must be a torch nn.Module, got {type(model).__name__}")
+    if not all(callable(getattr(opt, m, None)) for m in ('step', 'zero_grad')): raise TypeError(f"opt must be an optimizer (with step and zero_grad), got {type(opt).__name__}")
     if not callable(loss_func): raise TypeError(f"loss_func must be a function loss_func(preds, yb), got {loss_func!r:.60}")
     def step(count):
         if count != n_acc:                     # not exactly `n_acc` samples: rescale to the mean over `count`

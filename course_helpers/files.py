@@ -21,10 +21,11 @@ def data_home()->Path:
 
 # %% ../nbs/90_files.ipynb #7b06a46f
 def jsonable(o):
-    "A JSON-able form of `o` for `json.dumps(default=...)`: NumPy (and PyTorch) values as Python ones, anything else as its `str`."
-    return o.tolist() if hasattr(o, 'tolist') else str(o)
-
-_plain = jsonable   # the old name, until movielens_synth imports `jsonable`
+    "A JSON-able form of `o` for `json.dumps(default=...)`: NumPy (and PyTorch) values as Python ones, a path as its `str`."
+    if hasattr(o, 'tolist'): return o.tolist()
+    if isinstance(o, os.PathLike): return os.fspath(o)
+    # anything else would be written as its `str`, which for most objects holds a memory address: another name every run
+    raise TypeError(f"o must be a JSON value, a NumPy or PyTorch value, or a path, got {type(o).__name__}")
 
 def cache_key(**params)->str:
     "A short hash of `params` that names a cache folder: any change to them gives another name."

@@ -15,17 +15,18 @@ from .checks import check_count, check_real, check_choice
 __all__ = ['softmax', 'logsumexp', 'log_softmax', 'cross_entropy', 'MultiTargetLoss', 'TargetMetric']
 
 # %% ../nbs/01_losses.ipynb #cfec1150
-def _check_float(x:Tensor):
-    "Raise a `TypeError` unless `x` is a floating-point tensor: activations, not class indices."
+def _check_float(x:Tensor, dim:int=-1):
+    "Raise a `TypeError` unless `x` is a floating-point tensor (activations, not class indices) and `dim` a dimension index."
     if not isinstance(x, Tensor) or not x.is_floating_point():
         raise TypeError(f"x must be a float tensor of activations, got {x.dtype if isinstance(x, Tensor) else type(x).__name__}")
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral): raise TypeError(f"dim must be a dimension of x (an int), got {dim!r} ({type(dim).__name__})")
 
 # %% ../nbs/01_losses.ipynb #53d5bd21
 def softmax(x:Tensor,   # activations
             dim:int=-1, # the class dimension
            )->Tensor:   # probabilities that sum to 1 along `dim`
     "`exp(x)/exp(x).sum(dim)`, computed on `x - x.max(dim)` so large activations don't overflow."
-    _check_float(x)
+    _check_float(x, dim)
     e = (x - x.amax(dim, keepdim=True)).exp()
     return e / e.sum(dim, keepdim=True)
 
@@ -35,7 +36,7 @@ def logsumexp(x:Tensor,          # activations
               keepdim:bool=False, # keep `dim` with size 1
              )->Tensor:
     "`log(exp(x).sum(dim))` as `m + log(exp(x-m).sum(dim))`, `m` the max, so nothing overflows."
-    _check_float(x)
+    _check_float(x, dim)
     m = x.amax(dim, keepdim=True)
     m = torch.where(m.isfinite(), m, torch.zeros_like(m))  # a row of all -inf has sum 0: log gives -inf, not nan
     res = m + (x - m).exp().sum(dim, keepdim=True).log()

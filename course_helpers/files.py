@@ -53,13 +53,17 @@ def _clean_orphans(folder:Path, max_age:float=ORPHAN_AGE):
         if p.is_dir(): shutil.rmtree(p, ignore_errors=True)
         else: p.unlink(missing_ok=True)
 
+def _check_write(write):
+    "Raise a `TypeError` naming `write` unless it is a function that can fill a folder."
+    if not callable(write): raise TypeError(f"write must be a function called as write(tmp), got {write!r} ({type(write).__name__})")
+
 def atomic_dir(path:Path|str,         # the folder to create (`~` expanded)
                write,                 # `write(tmp)` fills the new folder `tmp`
                overwrite:bool=False,  # replace `path` if it exists (else: refuse)
               )->Path:
     "Call `write(tmp)` on a new folder beside `path`, then rename it to `path`: nobody sees half a folder."
     path = check_path(path, 'path', kind='dir', exists=False)
-    if not callable(write): raise TypeError(f"write must be a function called as write(tmp), got {write!r} ({type(write).__name__})")
+    _check_write(write)
     check_choice(overwrite, 'overwrite', (True, False))
     if path.exists() and not overwrite: raise FileExistsError(f'{path} already exists: not overwriting it')
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,7 +141,7 @@ def cached_dir(path:Path|str, # the folder (`~` expanded)
               )->Path:
     "The folder `path`, written whole by `write` (with `atomic_dir`) if missing or no longer complete."
     path = check_path(path, 'path', kind='dir', exists=False)
-    if not callable(write): raise TypeError(f"write must be a function called as write(tmp), got {write!r} ({type(write).__name__})")
+    _check_write(write)
     if dir_problem(path) is None: return path
     def _write(d):
         write(d)

@@ -11,7 +11,7 @@ from PIL import Image
 from fastai.data.external import fastai_path
 from fastcore.foundation import L
 from fastai.data.transforms import RandomSplitter, get_image_files
-from .checks import check_count, check_fraction, check_path, check_seed
+from .checks import check_count, check_fraction, check_path, check_real, check_seed
 from .files import atomic_dir
 
 # %% auto #0
@@ -73,6 +73,7 @@ def download_paddy(dest:Path|str|None=None, # where to put the folder; default: 
     "Download and unzip Paddy Doctor with the Kaggle API, as the course does; never leaves half a folder."
     dest = Path(dest).expanduser() if dest is not None else fastai_path('data')/PADDY_COMP
     if (dest/'train.csv').exists(): return dest
+    if os.environ.get('COURSE_HELPERS_OFFLINE'): raise RuntimeError(f"cannot download {PADDY_COMP}: COURSE_HELPERS_OFFLINE is set")
     if (missing := kaggle_missing()): raise RuntimeError(f"cannot download {PADDY_COMP}: {missing}")
     import kaggle  # authenticates on import
     def _write(tmp):
@@ -254,6 +255,8 @@ def show_paddy(path:Path,         # folder in the Kaggle layout
               ):
     "Grid of training images, a row (or column) per value of `df[by]`, titled with disease and variety."
     import matplotlib.pyplot as plt
+    n, sz = check_count(n, 'n'), check_real(sz, 'sz', gt=0)
+    if by not in df.columns: raise KeyError(f"df has no column {by!r}; its columns are {list(df.columns)}")
     groups = sorted(df[by].unique())
     nr, nc = (n, len(groups)) if across else (len(groups), n)
     fig, axs = plt.subplots(nr, nc, figsize=(nc*sz, nr*sz*1.45), squeeze=False)

@@ -1,8 +1,8 @@
 "The Fashion photos' loader on a tiny folder the tests make: what it reads, what it drops, what it refuses, where it looks."
-import importlib.machinery, shutil, sys, types, zipfile
+import importlib.machinery, json, shutil, sys, types, zipfile
 from pathlib import Path
 
-import pandas as pd, pytest
+import numpy as np, pandas as pd, pytest
 
 import course_helpers.fashion as FA
 from course_helpers.fashion import FASHION_DIR, FASHION_DS, check_fashion, fashion_path, load_fashion, read_styles
@@ -165,3 +165,37 @@ def test_failed_download_leaves_nothing_and_says_why(nowhere, fake_kaggle, monke
                                           (dict(n_per=50), ValueError, 'n_per=50 is more than the 12 photos'), (dict(seed=-1), ValueError, 'seed must be')])
 def test_subset_arguments(tiny_fashion_dir, kw, err, msg):
     with pytest.raises(err, match=msg): FA.fashion_subset(check_fashion(tiny_fashion_dir), **kw)
+
+
+# --- the benchmark's entry point, on the tiny folder -------------------------------------------------------------------
+
+def test_benchmark_main_on_a_tiny_folder(tiny_fashion_dir, tmp_path, capsys):
+    "benchmarks/multitarget_photos.py trains one target against two over seeds and lengths, and writes results with their spread."
+    from multitarget_photos import main
+    res = main(path=str(tiny_fashion_dir), n_classes=3, n_per=10, seeds=2, epochs='1,2', bs=8,
+               out=str(tmp_path/'r.json'), plot_to=str(tmp_path/'r.png'), quiet=True)
+    assert (tmp_path/'r.png').stat().st_size > 0 and json.loads((tmp_path/'r.json').read_text()) == json.loads(json.dumps(res))
+    runs = pd.DataFrame(res['runs'])
+    assert len(runs) == 2 * 2 * 2 and set(runs.targets) == {'one', 'two'} and runs[runs.targets == 'one'].gender_err.isna().all()
+    s = pd.DataFrame(res['summary']).set_index('epochs')
+    w = runs.pivot_table(index=['epochs', 'seed'], columns='targets', values='type_err')
+    d = (w.two - w.one).groupby('epochs')
+    assert np.allclose(s['diff'], d.mean(), atol=1e-4) and np.allclose(s.diff_sd, d.std(), atol=1e-4)   # the JSON holds 5 decimals
+    assert np.allclose(s.diff_sem * np.sqrt(2), s.diff_sd, atol=1e-4)
+    assert np.array(res['stem_weights']).shape == (8, 3, 3, 3) and np.array(res['head']['mean_acts']).shape == (3, 3 + 2)
+    out = capsys.readouterr().out
+    assert f"majority-class validation error: articleType {res['baselines']['articleType']['majority_err']:.3f}" in out
+
+
+def test_benchmark_refuses_bad_arguments(tiny_fashion_dir, tmp_path):
+    from multitarget_photos import main
+    with pytest.raises(ValueError, match='seeds must be a whole number >= 2, got 1'): main(path=str(tiny_fashion_dir), seeds=1)
+    with pytest.raises((TypeError, ValueError), match=r"epochs\[1\] must be a whole number >= 1, got 'x'"): main(path=str(tiny_fashion_dir), epochs='4,x')
+    with pytest.raises(ValueError, match='bs=64 is more than the 24 training photos'):
+        main(path=str(tiny_fashion_dir), n_classes=3, n_per=10, seeds=2, epochs='1', out=str(tmp_path/'r.json'), plot_to=str(tmp_path/'r.png'))
+
+
+def test_styles_csv_that_is_not_text_is_named(tmp_path):
+    f = tmp_path/'styles.csv'
+    f.write_bytes(b'id,gender\n1,\xff\xfe\n')
+    with pytest.raises(ValueError, match=f'{f} is not a readable CSV file'): read_styles(f)

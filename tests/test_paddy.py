@@ -323,3 +323,16 @@ def test_synth_paddy_bad_arguments_are_named(tmp_path, kw, err, msg):
     "Each argument of the generator is checked before anything is drawn or a cache folder named."
     with pytest.raises(err, match=msg): synth_paddy(tmp_path/'p', **kw)
     assert not (tmp_path/'p').exists()
+
+
+def test_show_paddy_arguments_are_checked(tiny_paddy):
+    path, df = tiny_paddy
+    with pytest.raises(ValueError, match='n must be a whole number >= 1, got 0'): P.show_paddy(path, df, n=0)
+    with pytest.raises(KeyError, match="df has no column 'colour'"): P.show_paddy(path, df, by='colour')
+
+
+def test_download_paddy_never_downloads_offline(no_real_data, fake_kaggle, monkeypatch):
+    monkeypatch.setenv('KAGGLE_USERNAME', 'u'); monkeypatch.setenv('KAGGLE_KEY', 'k')
+    monkeypatch.setenv('COURSE_HELPERS_OFFLINE', '1')
+    with pytest.raises(RuntimeError, match='COURSE_HELPERS_OFFLINE is set'): P.download_paddy()
+    assert fake_kaggle == []

@@ -68,6 +68,7 @@ def movielens_stats(ratings:pd.DataFrame, # columns user, movie, rating
     per_movie,per_user = ratings.movie.value_counts().values,ratings.user.value_counts().values
     r,pcts = ratings.rating.values,ML100K['pcts']
     if stars is None: stars = range(1, 6) if np.isin(r, range(1, 6)).all() else np.unique(r)
+    else: stars = _finite(stars, 'stars')
     valid = np.random.default_rng(seed).random(len(r)) < 0.2
     return dict(n_users=len(per_user), n_movies=len(per_movie), n_ratings=len(r), min_user_ratings=int(per_user.min()),
         shares=tuple(float(np.mean(r==k).round(3)) for k in stars), mean=round(float(r.mean()), 3),

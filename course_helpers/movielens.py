@@ -43,9 +43,10 @@ def movielens_shape(name:str, # 'ml-100k', 'ml-1m', 'ml-10m' or 'ml-25m' ('1m' a
 
 # %% ../nbs/10_movielens.ipynb #760491f4
 def _finite(x, name:str)->np.ndarray:
-    "`x` as a 1-d float array if every entry is a finite number (`check_real` names the first that is not)."
+    "`x` as a float array if it is a non-empty 1-d list or array of finite numbers (`check_real` names the first entry that is not)."
     a = np.asarray(x) if hasattr(x, '__array__') else np.array(x, dtype=object)  # a list's entries are checked one by one: no True read as 1
-    if a.ndim != 1: raise ValueError(f'{name} must be a one-dimensional list or array of ratings, got an array of shape {a.shape}')
+    if a.ndim != 1 or not len(a):
+        raise ValueError(f'{name} must be a non-empty one-dimensional list or array of ratings, got {f"an array of shape {a.shape}" if a.ndim != 1 else "an empty one"}')
     if a.dtype.kind not in 'iuf' or not np.isfinite(a).all():
         for i,v in enumerate(a.tolist()): check_real(v, f'{name}[{i}]')
     return a.astype(float)
@@ -55,7 +56,6 @@ def mean_rmse(train, # training ratings (any array-like)
              )->float:
     "RMSE on `valid` of predicting the mean of `train` for every rating: the baseline to beat."
     train,valid = _finite(train, 'train'),_finite(valid, 'valid')
-    if not len(train) or not len(valid): raise ValueError(f"need ratings in both parts, got {len(train)} training and {len(valid)} validation")
     return float(np.sqrt(((valid - train.mean())**2).mean()))
 
 # %% ../nbs/10_movielens.ipynb #11014d5a

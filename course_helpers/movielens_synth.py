@@ -175,14 +175,14 @@ def _check_args(p:dict)->tuple:
     for k in ('user_bias_sd', 'movie_bias_sd', 'factor_sd'): check_real(p[k], k, ge=0)
     check_real(p['noise_sd'], 'noise_sd', gt=0); check_fraction(p['genre_weight'], 'genre_weight', zero=True, one=True); check_seed(p['seed'])
     nu,nm,nr,mu = (p[k] for k in ('n_users', 'n_movies', 'n_ratings', 'min_user_ratings'))
-    if mu > nm: raise ValueError(f'min_user_ratings={mu} exceeds n_movies={nm}')
+    if mu > nm: raise ValueError(f'min_user_ratings must be at most n_movies={nm}, got {mu}')
     if not max(nu*mu, nm) <= nr <= nu*nm:
-        raise ValueError(f'n_ratings={nr} must lie between {max(nu*mu, nm):,} (every user rates min_user_ratings={mu}, '
-                         f'every movie is rated) and n_users*n_movies={nu*nm:,}')
+        raise ValueError(f'n_ratings must be from {max(nu*mu, nm):,} (every user rates min_user_ratings={mu}, every movie is rated) '
+                         f'to n_users*n_movies={nu*nm:,}, got {nr:,}')
     shares = _numbers(p['shares'], 'shares', gt=0).astype(float)
     stars = np.arange(1, len(shares)+1) if p['stars'] is None else _numbers(p['stars'], 'stars')
     if len(shares) != len(stars) or len(stars) < 2:
-        raise ValueError(f'shares has {len(shares)} values and stars {len(stars)}: need one share per rating, at least 2')
+        raise ValueError(f'shares must hold one share per star, at least 2 ({len(stars)} stars), got {len(shares)} shares')
     if abs(shares.sum() - 1) > 0.01: raise ValueError(f'shares must sum to 1, got {tuple(shares.tolist())} (sum {shares.sum():g})')
     if (np.diff(stars) <= 0).any(): raise ValueError(f'stars must increase, got {tuple(stars.tolist())}')
     return shares,stars

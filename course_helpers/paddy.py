@@ -16,8 +16,8 @@ from .files import atomic_dir
 
 # %% auto #0
 __all__ = ['PADDY_COMP', 'PADDY_COLS', 'PADDY_LABELS', 'PADDY_VARIETIES', 'PADDY_PAIR_COUNTS', 'PADDY_AGE_COUNTS', 'cramers_v',
-           'kaggle_missing', 'download_paddy', 'check_image', 'check_paddy', 'sorted_image_files', 'paddy_files',
-           'paddy_split', 'paddy_path', 'load_paddy', 'show_paddy']
+           'kaggle_missing', 'kaggle_dir', 'download_paddy', 'check_image', 'check_paddy', 'sorted_image_files',
+           'paddy_files', 'paddy_split', 'paddy_path', 'load_paddy', 'show_paddy']
 
 # %% ../nbs/12_paddy.ipynb #f92cf7c5
 PADDY_COMP = 'paddy-disease-classification'
@@ -67,24 +67,36 @@ def kaggle_missing()->str|None:
     return f"put your Kaggle API key in {home/'kaggle.json'} (Kaggle > Settings > API > Create New Token)"
 
 # %% ../nbs/12_paddy.ipynb #660188d3
+def kaggle_dir(dest:Path,    # the folder to fill
+               what:str,     # the competition or data set, for messages
+               fetch,        # `fetch(api, tmp)` downloads the zip(s) into the folder `tmp` with the Kaggle `api`
+               marker:str,   # a file whose presence shows the folder is whole, e.g. 'train.csv'
+               tidy=None,    # `tidy(tmp)` arranges the unzipped files, if they need it
+              )->Path:       # `dest`, filled
+    "Fill `dest` with a Kaggle download, unzipped, atomically: never half a folder, and a whole one is reused."
+    if (dest/marker).exists(): return dest
+    if os.environ.get('COURSE_HELPERS_OFFLINE'): raise RuntimeError(f"cannot download {what}: COURSE_HELPERS_OFFLINE is set")
+    if (missing := kaggle_missing()): raise RuntimeError(f"cannot download {what}: {missing}")
+    import kaggle  # authenticates on import
+    def _write(tmp):
+        fetch(kaggle.api, tmp)
+        for z in tmp.glob('*.zip'):
+            with zipfile.ZipFile(z) as zf: zf.extractall(tmp)
+            z.unlink()
+        if tidy: tidy(tmp)
+        if not (tmp/marker).exists(): raise FileNotFoundError(f"the Kaggle download of {what} has no {marker}")
+    try: return atomic_dir(dest, _write)
+    except FileExistsError:
+        if (dest/marker).exists(): return dest   # another process finished the same download first
+        raise FileExistsError(f"{dest} exists but has no {marker} (an unfinished copy?): remove it and download again") from None
+
+# %% ../nbs/12_paddy.ipynb #1ea37bd1
 def download_paddy(dest:Path|str|None=None, # where to put the folder; default: fastai's data folder
                    quiet:bool=False,        # no download progress bar
                   )->Path:                  # the folder, in the Kaggle layout
     "Download and unzip Paddy Doctor with the Kaggle API, as the course does; never leaves half a folder."
     dest = Path(dest).expanduser() if dest is not None else fastai_path('data')/PADDY_COMP
-    if (dest/'train.csv').exists(): return dest
-    if os.environ.get('COURSE_HELPERS_OFFLINE'): raise RuntimeError(f"cannot download {PADDY_COMP}: COURSE_HELPERS_OFFLINE is set")
-    if (missing := kaggle_missing()): raise RuntimeError(f"cannot download {PADDY_COMP}: {missing}")
-    import kaggle  # authenticates on import
-    def _write(tmp):
-        kaggle.api.competition_download_files(PADDY_COMP, path=str(tmp), quiet=quiet)
-        with zipfile.ZipFile(tmp/f'{PADDY_COMP}.zip') as z: z.extractall(tmp)
-        (tmp/f'{PADDY_COMP}.zip').unlink()
-        if not (tmp/'train.csv').exists(): raise FileNotFoundError(f"the Kaggle download of {PADDY_COMP} has no train.csv")
-    try: return atomic_dir(dest, _write)
-    except FileExistsError:
-        if (dest/'train.csv').exists(): return dest   # another process finished the same download first
-        raise FileExistsError(f"{dest} exists but has no train.csv (an unfinished copy?): remove it and download again") from None
+    return kaggle_dir(dest, PADDY_COMP, lambda api, tmp: api.competition_download_files(PADDY_COMP, path=str(tmp), quiet=quiet), 'train.csv')
 
 # %% ../nbs/12_paddy.ipynb #6001f598
 def _rows(df:pd.DataFrame, mask, what:str, n:int=5)->str:

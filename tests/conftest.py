@@ -34,3 +34,24 @@ def tiny_fashion_dir(tmp_path_factory):
 def tiny_fashion_copy(tiny_fashion_dir, tmp_path):
     "A fresh copy of `tiny_fashion_dir`, for a test to break."
     return Path(shutil.copytree(tiny_fashion_dir, tmp_path/'fashion'))
+
+@pytest.fixture
+def no_kaggle_env(tmp_path, monkeypatch):
+    "A fresh HOME and current folder in `tmp_path`, with COURSE_HELPERS_SYNTH/OFFLINE and every Kaggle credential unset."
+    for v in ('COURSE_HELPERS_SYNTH', 'COURSE_HELPERS_OFFLINE', 'KAGGLE_USERNAME', 'KAGGLE_KEY', 'KAGGLE_API_TOKEN'):
+        monkeypatch.delenv(v, raising=False)
+    monkeypatch.setenv('HOME', str(tmp_path/'home'))
+    monkeypatch.setenv('KAGGLE_CONFIG_DIR', str(tmp_path/'home'/'.kaggle'))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+@pytest.fixture
+def kaggle_api(monkeypatch):
+    "`kaggle_api(**funcs)` installs a stand-in `kaggle` package whose `api` has `funcs`, e.g. `competition_download_files`."
+    import importlib.machinery, types
+    def install(**funcs):
+        mod = types.ModuleType('kaggle')
+        mod.__spec__ = importlib.machinery.ModuleSpec('kaggle', None)
+        mod.api = types.SimpleNamespace(**funcs)
+        monkeypatch.setitem(sys.modules, 'kaggle', mod)
+    return install

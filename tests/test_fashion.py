@@ -1,5 +1,5 @@
 "The Fashion photos' loader on a tiny folder the tests make: what it reads, what it drops, what it refuses, where it looks."
-import importlib.machinery, json, shutil, sys, types, zipfile
+import json, shutil, sys, zipfile
 from pathlib import Path
 
 import numpy as np, pandas as pd, pytest
@@ -94,19 +94,14 @@ def test_corrupt_photo_is_named_when_checked(tiny_fashion_copy, damage):
 # --- where it looks: a folder on disk, else the Kaggle API, else one line saying how -------------------------------------
 
 @pytest.fixture
-def nowhere(tmp_path, monkeypatch):
+def nowhere(no_kaggle_env, monkeypatch):
     "No photos anywhere, SYNTH and OFFLINE unset, no Kaggle credentials."
-    for v in ('COURSE_HELPERS_SYNTH', 'COURSE_HELPERS_OFFLINE', 'KAGGLE_USERNAME', 'KAGGLE_KEY', 'KAGGLE_API_TOKEN'):
-        monkeypatch.delenv(v, raising=False)
-    monkeypatch.setenv('HOME', str(tmp_path/'home'))
-    monkeypatch.setenv('KAGGLE_CONFIG_DIR', str(tmp_path/'home'/'.kaggle'))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(FA, 'fastai_path', lambda folder: tmp_path/'fastai'/folder)
-    return tmp_path
+    monkeypatch.setattr(FA, 'fastai_path', lambda folder: no_kaggle_env/'fastai'/folder)
+    return no_kaggle_env
 
 
 @pytest.fixture
-def fake_kaggle(monkeypatch, tiny_fashion_dir):
+def fake_kaggle(kaggle_api, tiny_fashion_dir):
     "A stand-in `kaggle` package whose API 'downloads' the tiny folder as Kaggle's zip (inside a subfolder, as Kaggle's has one)."
     calls = []
     def download(ds, path, quiet=True):
@@ -114,10 +109,7 @@ def fake_kaggle(monkeypatch, tiny_fashion_dir):
         with zipfile.ZipFile(Path(path)/'fashion-product-images-small.zip', 'w') as z:
             for f in tiny_fashion_dir.rglob('*'):
                 if f.is_file(): z.write(f, Path('myntradataset')/f.relative_to(tiny_fashion_dir))
-    mod = types.ModuleType('kaggle')
-    mod.__spec__ = importlib.machinery.ModuleSpec('kaggle', None)
-    mod.api = types.SimpleNamespace(dataset_download_files=download)
-    monkeypatch.setitem(sys.modules, 'kaggle', mod)
+    kaggle_api(dataset_download_files=download)
     return calls
 
 

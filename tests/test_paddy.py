@@ -1,5 +1,5 @@
 "Paddy Doctor on disk: the generator's cache and atomic writes, the Kaggle download path, and a clear error per bad file."
-import importlib.machinery, shutil, sys, types, zipfile
+import shutil, sys, zipfile
 from pathlib import Path
 
 import numpy as np, pandas as pd, pytest
@@ -93,21 +93,17 @@ def test_tilde_in_dest_is_home(tmp_path, monkeypatch):
 # --- finding the data: real folder, Kaggle download, or the stand-in, said in one line --------------------------------
 
 @pytest.fixture
-def no_real_data(tmp_path, monkeypatch):
+def no_real_data(no_kaggle_env, monkeypatch):
     "No real data anywhere, the stand-in made small, SYNTH and OFFLINE unset, no Kaggle credentials."
-    for v in ('COURSE_HELPERS_SYNTH', 'COURSE_HELPERS_OFFLINE', 'KAGGLE_USERNAME', 'KAGGLE_KEY', 'KAGGLE_API_TOKEN'):
-        monkeypatch.delenv(v, raising=False)
+    tmp_path = no_kaggle_env
     monkeypatch.setenv('COURSE_HELPERS_DATA', str(tmp_path/'cache'))
-    monkeypatch.setenv('HOME', str(tmp_path/'home'))
-    monkeypatch.setenv('KAGGLE_CONFIG_DIR', str(tmp_path/'home'/'.kaggle'))
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(P, 'fastai_path', lambda folder: tmp_path/'fastai'/folder)
     monkeypatch.setattr(D, 'synth_paddy', lambda: synth_paddy(**SMALL))  # the default set, made smaller
     return tmp_path
 
 
 @pytest.fixture
-def fake_kaggle(monkeypatch, tiny_paddy):
+def fake_kaggle(kaggle_api, tiny_paddy):
     "A stand-in `kaggle` package whose API 'downloads' the tiny set as the competition's zip; records its calls."
     calls, tiny = [], tiny_paddy[0]
     def download(comp, path, quiet=True):
@@ -115,10 +111,7 @@ def fake_kaggle(monkeypatch, tiny_paddy):
         with zipfile.ZipFile(Path(path)/f'{comp}.zip', 'w') as z:
             for f in tiny.rglob('*'):
                 if f.is_file(): z.write(f, f.relative_to(tiny))
-    mod = types.ModuleType('kaggle')
-    mod.__spec__ = importlib.machinery.ModuleSpec('kaggle', None)
-    mod.api = types.SimpleNamespace(competition_download_files=download)
-    monkeypatch.setitem(sys.modules, 'kaggle', mod)
+    kaggle_api(competition_download_files=download)
     return calls
 
 

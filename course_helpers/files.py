@@ -20,14 +20,16 @@ def data_home()->Path:
     return check_path(env, 'COURSE_HELPERS_DATA', kind='dir', exists=False).absolute()
 
 # %% ../nbs/90_files.ipynb #7b06a46f
-def jsonable(o):
+def jsonable(o, # a value `json.dumps` cannot write itself
+            ):
     "A JSON-able form of `o` for `json.dumps(default=...)`: NumPy (and PyTorch) values as Python ones, a path as its `str`."
     if hasattr(o, 'tolist'): return o.tolist()
     if isinstance(o, os.PathLike): return os.fspath(o)
     # anything else would be written as its `str`, which for most objects holds a memory address: another name every run
     raise TypeError(f"o must be a JSON value, a NumPy or PyTorch value, or a path, got {type(o).__name__}")
 
-def cache_key(**params)->str:
+def cache_key(**params, # what generated the data: JSON values, NumPy or PyTorch values, paths
+             )->str:     # 10 hex digits
     "A short hash of `params` that names a cache folder: any change to them gives another name."
     return hashlib.sha1(json.dumps(params, sort_keys=True, default=jsonable).encode()).hexdigest()[:10]
 

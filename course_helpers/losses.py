@@ -135,14 +135,18 @@ class MultiTargetLoss:
 
 # %% ../nbs/01_losses.ipynb #e87f7b2d
 @patch
-def activation(self:MultiTargetLoss, acts:Tensor)->Tensor:
+def activation(self:MultiTargetLoss,
+               acts:Tensor, # the model's output: every target's activations side by side
+              )->Tensor:    # probabilities (or predicted values), the same shape
     "Softmax over each classification target's slice (regression slices unchanged), concatenated back."
     return torch.cat([o[..., None] if i in self.reg else F.softmax(o, dim=-1)
                       for i,o in enumerate(self.split(acts))], dim=-1)
 
 # %% ../nbs/01_losses.ipynb #d1be26d9
 @patch
-def decodes(self:MultiTargetLoss, probs:Tensor)->tuple:
+def decodes(self:MultiTargetLoss,
+            probs:Tensor, # from `activation`
+           )->tuple:      # one tensor per target
     "One tensor per target: the most likely class index, or the predicted value of a regression target."
     return tuple(o if i in self.reg else o.argmax(-1) for i,o in enumerate(self.split(probs)))
 
@@ -170,7 +174,7 @@ class TargetMetric(AvgMetric):
 
 # %% ../nbs/01_losses.ipynb #9a45d0e1
 @patch
-def metrics(self:MultiTargetLoss)->list:
+def metrics(self:MultiTargetLoss)->list: # `TargetMetric`s, for `Learner(metrics=...)`
     "An error rate for each classification target, then a loss for every target."
     nt = range(len(self.names))
     return [TargetMetric(self, i, 'err') for i in nt if i not in self.reg] + [TargetMetric(self, i, 'loss') for i in nt]

@@ -16,7 +16,8 @@ from .multitarget import ColLookup
 from .paddy import sorted_image_files, paddy_files, paddy_split
 
 # %% ../nbs/05_midlevel.ipynb #6c83954a
-def tokenize_title(s:str)->list:
+def tokenize_title(s:str, # a movie title, e.g. 'Toy Story (1995)'
+                  )->list: # its tokens
     "Lower-cased word, number and punctuation tokens of the title `s`."
     if not isinstance(s, str): raise TypeError(f"s must be a title (str), got {s!r} ({type(s).__name__})")
     return re.findall(r"\w+|[^\w\s]", s.lower())
@@ -86,7 +87,9 @@ def _pair_labels(files, label_func)->dict:
 class RandomPairs(Transform):
     "Training set only (`split_idx=0`): a `SiameseImage` of each file and a fresh random partner from `files`."
     split_idx = 0
-    def __init__(self, files, label_func=parent_label): self.label_func,self.by_label = label_func,_pair_labels(files, label_func)
+    def __init__(self, files,                # the training images: each one's partners come from these
+                 label_func=parent_label): # a file's label (its disease)
+        self.label_func,self.by_label = label_func,_pair_labels(files, label_func)
     def encodes(self, f:Path):
         f2,same = _partner(f, self.by_label, self.label_func, random)
         return SiameseImage(PILImage.create(f), PILImage.create(f2), same)
@@ -95,7 +98,9 @@ class RandomPairs(Transform):
 class FixedPairs(Transform):
     "Validation set only (`split_idx=1`): a `SiameseImage` of each of `files` and a partner drawn once, with `seed`."
     split_idx = 1
-    def __init__(self, files, label_func=parent_label, seed:int=42):
+    def __init__(self, files,                # the validation images: each one's partner comes from these
+                 label_func=parent_label, # a file's label (its disease)
+                 seed:int|None=42):       # draws the pairs (None: other pairs each time)
         by_label,rng = _pair_labels(files, label_func),random.Random(check_seed(seed))
         self.pairs = {f: _partner(f, by_label, label_func, rng) for f in L(files)}
     def encodes(self, f:Path):
@@ -134,13 +139,15 @@ def siamese_dls(path:Path,           # Paddy Doctor folder in the Kaggle layout
 # %% ../nbs/05_midlevel.ipynb #49ea0e3c
 class SiameseModel(Module):
     "Run the same `encoder` on both images; `head` turns their concatenated features into 2 activations (different, same)."
-    def __init__(self, encoder:nn.Module, head:nn.Module):
+    def __init__(self, encoder:nn.Module, # run on each of the two images
+                 head:nn.Module):   # turns the two feature vectors, side by side, into 2 activations
         for k,m in (('encoder', encoder), ('head', head)):
             if not isinstance(m, nn.Module): raise TypeError(f"{k} must be a torch nn.Module, got {type(m).__name__}")
         self.encoder,self.head = encoder,head
     def forward(self, x1, x2): return self.head(torch.cat([self.encoder(x1), self.encoder(x2)], dim=1))
 
 # %% ../nbs/05_midlevel.ipynb #22fd51a2
-def siamese_splitter(model:SiameseModel)->list:
+def siamese_splitter(model:SiameseModel, # the model to train
+                    )->list:            # its encoder's parameters, then its head's
     "Two parameter groups, encoder then head, so that `Learner.freeze` trains the head only."
     return [params(model.encoder), params(model.head)]

@@ -151,7 +151,8 @@ def ddp_worker(out:str,        # folder where rank `r` saves its weights as `ran
     finally: dist.destroy_process_group()
 
 # %% ../nbs/97_test_utils.ipynb #58e17253
-def torchrun_cmd(nproc:int)->list:
+def torchrun_cmd(nproc:int, # processes to start
+                )->list:    # the command's first words; the program and its arguments follow
     "Command prefix that starts `nproc` local processes with torchrun on a free port."
     exe = Path(sys.executable).parent/'torchrun'
     run = [str(exe)] if exe.exists() else [sys.executable, '-m', 'torch.distributed.run']

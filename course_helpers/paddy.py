@@ -17,7 +17,7 @@ from .files import atomic_dir
 # %% auto #0
 __all__ = ['PADDY_COMP', 'PADDY_COLS', 'PADDY_LABELS', 'PADDY_VARIETIES', 'PADDY_PAIR_COUNTS', 'PADDY_AGE_COUNTS', 'cramers_v',
            'kaggle_missing', 'kaggle_dir', 'download_paddy', 'check_image', 'check_paddy', 'sorted_image_files',
-           'paddy_files', 'paddy_split', 'paddy_path', 'load_paddy', 'show_paddy']
+           'paddy_files', 'paddy_split', 'kaggle_find', 'paddy_path', 'load_paddy', 'show_paddy']
 
 # %% ../nbs/12_paddy.ipynb #f92cf7c5
 PADDY_COMP = 'paddy-disease-classification'
@@ -219,33 +219,36 @@ def paddy_split(files,               # the items to split, e.g. from `paddy_file
     return trn, val
 
 # %% ../nbs/12_paddy.ipynb #5bca3fca
+def kaggle_find(name:str,      # the folder's name, as Kaggle mounts it and `kaggle_dir` makes it
+                marker:str,    # a file whose presence shows the folder is whole
+                download=None, # `download()` fetches the folder and returns it (e.g. `download_paddy`); None: never
+                rules:str='',  # where to accept the data's rules, if Kaggle asks for that
+               )->tuple:       # (the folder, how it was found) or (None, why not, with what to do)
+    "Look for `name` where Kaggle, the course and fastai put data sets; else download it, where the Kaggle API is set up."
+    if os.environ.get('COURSE_HELPERS_SYNTH'): return None, 'COURSE_HELPERS_SYNTH is set'
+    for p in [Path('/kaggle/input')/name, Path(name), fastai_path('data')/name]:
+        if (p/marker).exists(): return p, f"using the real data in {p}"
+    if os.environ.get('COURSE_HELPERS_OFFLINE'): return None, 'real data not found (COURSE_HELPERS_OFFLINE is set: not downloading)'
+    if download is None: return None, 'real data not found (download=False)'
+    if (missing := kaggle_missing()): return None, f"real data not found; to download it, {missing}" + (f" and accept the rules at {rules}" if rules else '')
+    try: p = download()
+    except (Exception, SystemExit) as e:
+        return None, f"the Kaggle download failed ({type(e).__name__}: {e})" + (f"; have you accepted the rules at {rules}?" if rules else '')
+    return p, f"downloaded the real data into {p}"
+
+# %% ../nbs/12_paddy.ipynb #e9e5f4a0
 def paddy_path(path:Path|str|None=None, # a folder in the Kaggle layout; None: look for the real data, else generate
                verbose:bool=True,        # print which data set is used
                download:bool=True,       # download the real data with the Kaggle API if it is set up
               )->Path:
     "The Paddy Doctor folder: `path`, else the real data if present or downloadable, else the stand-in."
     if path is not None: return Path(path).expanduser()
-    def say(msg):
-        if verbose: print(f"Paddy Doctor: {msg}")
-    if os.environ.get('COURSE_HELPERS_SYNTH'): why = 'COURSE_HELPERS_SYNTH is set'
-    else:
-        for p in [Path('/kaggle/input')/PADDY_COMP, Path(PADDY_COMP), fastai_path('data')/PADDY_COMP]:
-            if (p/'train.csv').exists():
-                say(f"using the real data in {p}")
-                return p
-        missing = kaggle_missing()
-        if os.environ.get('COURSE_HELPERS_OFFLINE'): why = 'real data not found (COURSE_HELPERS_OFFLINE is set: not downloading)'
-        elif not download: why = 'real data not found (download=False)'
-        elif missing: why = f"real data not found; to download it, {missing} and accept the rules at https://www.kaggle.com/competitions/{PADDY_COMP}/rules"
-        else:
-            try:
-                p = download_paddy()
-                say(f"downloaded the real data into {p}")
-                return p
-            except (Exception, SystemExit) as e: why = f"the Kaggle download failed ({type(e).__name__}: {e}); have you accepted the rules at https://www.kaggle.com/competitions/{PADDY_COMP}/rules?"
-    from course_helpers.paddy_synth import synth_paddy
-    p = synth_paddy()
-    say(f"{why}; using a generated stand-in in {p}")
+    p, msg = kaggle_find(PADDY_COMP, 'train.csv', download_paddy if download else None, f"https://www.kaggle.com/competitions/{PADDY_COMP}/rules")
+    if p is None:
+        from course_helpers.paddy_synth import synth_paddy
+        p = synth_paddy()
+        msg = f"{msg}; using a generated stand-in in {p}"
+    if verbose: print(f"Paddy Doctor: {msg}")
     return p
 
 # %% ../nbs/12_paddy.ipynb #1deafe4d

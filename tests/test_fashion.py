@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np, pandas as pd, pytest
 
 import course_helpers.fashion as FA
+import course_helpers.paddy as P
 from course_helpers.fashion import FASHION_DIR, FASHION_DS, check_fashion, fashion_path, load_fashion, read_styles
 
 
@@ -96,7 +97,7 @@ def test_corrupt_photo_is_named_when_checked(tiny_fashion_copy, damage):
 @pytest.fixture
 def nowhere(no_kaggle_env, monkeypatch):
     "No photos anywhere, SYNTH and OFFLINE unset, no Kaggle credentials."
-    monkeypatch.setattr(FA, 'fastai_path', lambda folder: no_kaggle_env/'fastai'/folder)
+    for m in (FA, P): monkeypatch.setattr(m, 'fastai_path', lambda folder: no_kaggle_env/'fastai'/folder)
     return no_kaggle_env
 
 
@@ -116,7 +117,7 @@ def fake_kaggle(kaggle_api, tiny_fashion_dir):
 def test_folder_in_the_current_directory_is_found(nowhere, tiny_fashion_dir, capsys):
     shutil.copytree(tiny_fashion_dir, nowhere/FASHION_DIR)
     assert fashion_path() == Path(FASHION_DIR)
-    assert capsys.readouterr().out == f'Fashion photos: using {FASHION_DIR}\n'
+    assert capsys.readouterr().out == f'Fashion photos: using the real data in {FASHION_DIR}\n'
 
 
 def test_nothing_found_says_how_in_one_line(nowhere, fake_kaggle, capsys):
@@ -140,7 +141,7 @@ def test_downloads_with_credentials_atomically(nowhere, fake_kaggle, capsys):
     (nowhere/'home'/'.kaggle'/'kaggle.json').write_text('{"username": "u", "key": "k"}')
     path, df = load_fashion()
     assert fake_kaggle == [FASHION_DS] and path == nowhere/'fastai'/'data'/FASHION_DIR and len(df) == 36
-    assert sorted(o.name for o in path.iterdir()) == ['images', 'styles.csv'] and 'downloaded into' in capsys.readouterr().out
+    assert sorted(o.name for o in path.iterdir()) == ['images', 'styles.csv'] and 'downloaded the real data into' in capsys.readouterr().out
     assert sorted(o.name for o in path.parent.iterdir()) == [FASHION_DIR]   # no zip, no temporary folder
     assert fashion_path() == path and fake_kaggle == [FASHION_DS]          # found, not downloaded again
 

@@ -104,6 +104,7 @@ def atomic_write(path:Path|str, # the file to write (`~` expanded); an existing 
     if not isinstance(data, (bytes, bytearray, memoryview)): raise TypeError(f"data must be str or bytes, got {data!r:.60} ({type(data).__name__})")
     data = bytes(data)
     path = check_path(path, 'path', kind='file', exists=False)
+    if path.is_symlink(): path = Path(os.path.realpath(path))   # replace the file it points to, not the link
     path.parent.mkdir(parents=True, exist_ok=True)
     fd,tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.tmp')
     try:

@@ -191,7 +191,9 @@ def write_movies(movies:pd.DataFrame, # as `read_movies(genres=True)` returns it
         raise ValueError(f'movies must be a DataFrame with columns movie, title, release_date and ML_GENRES, '
                          f'got {type(movies).__name__} {list(getattr(movies, "columns", []))}')
     g,titles = movies[list(ML_GENRES)].to_numpy(),movies.title.astype(str)
-    if not np.isin(g, (0, 1)).all(): raise ValueError(f'movies[{ML_GENRES[np.argwhere(~np.isin(g, (0, 1)))[0, 1]]!r}] must hold genre flags, 0 or 1')
+    if not np.isin(g, (0, 1)).all():
+        r,c = np.argwhere(~np.isin(g, (0, 1)))[0]
+        raise ValueError(f'movies[{ML_GENRES[c]!r}] row {movies.index[r]!r} must be a genre flag, 0 or 1, got {movies[ML_GENRES[c]].tolist()[r]!r}')
     if (bad := titles.str.contains('[\r\n]')).any(): raise ValueError(f"movies['title'] must not hold line breaks, got {titles[bad].iloc[0]!r}")
     date = movies.release_date.dt.strftime('%d-%b-%Y').fillna('')
     text = ''.join(f'{m}|{t}|{d}|||{"|".join(f)}\n' for m,t,d,f in zip(movies.movie, titles, date, g.astype(str)))

@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: lessons test test-nbs test-py install readme bench clean
+.PHONY: lessons test test-nbs test-py install readme bench compat-oldest compat-kaggle clean
 
 # Installs go through uv (its version pinned in constraints.txt): the same packages pip would pick (uv's
 # unsafe-best-match is pip's rule: the best version from any index), from the indexes and wheel folders pip is
@@ -56,6 +56,17 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/collab.py --split random,u1,folds
 	COURSE_HELPERS_SYNTH=1 $(BIN)/python benchmarks/collab.py --split random,u1
 	nice $(BIN)/python benchmarks/collab_scale.py
+
+## The pytest suite in a second environment at the oldest versions settings.ini claims (6 min here: not in `make test`).
+## torch's own floor (2.6) is not on this machine, so the torch of constraints.txt stands in: OLDEST_PINS= lifts that.
+OLDEST_PINS ?= torch==2.14.1 torchvision==0.29.1
+compat-oldest: $(STAMP)
+	$(BIN)/python tools/compat.py --env oldest --pins '$(OLDEST_PINS)'
+
+## Install into an environment that already holds newer fastai and fastcore (as a Kaggle image does): pip may change
+## none of them (its --dry-run --report says what it would do); then import every module and run the pytest suite.
+compat-kaggle: $(STAMP)
+	$(BIN)/python tools/compat.py --env kaggle
 
 ## Regenerate README.md from nbs/index.ipynb.
 readme: $(STAMP)

@@ -9,36 +9,37 @@ u1.test), `s_per_m` (both, per million ratings: flat when time grows linearly), 
 process) and `base_gb` (the same after the imports, before generating). The 25M set takes minutes and several GB:
 run it alone, e.g. `nice python benchmarks/synth_movielens.py --sizes ml-25m`.
 """
-import argparse, json, resource, subprocess, sys, tempfile, time
+import json, resource, subprocess, sys, tempfile, time
 from pathlib import Path
+from fastcore.script import call_parse
 
 def peak_gb()->float:
     "Peak resident memory of this process so far, in GB (Linux reports KB)."
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss/2**20
 
-def one(size:str, folder:Path):
-    "Generate and write the set `size` into `folder`; print its JSON line."
+def one_size(size:str, folder:Path)->dict:
+    "Generate and write the set `size` into `folder`; print its JSON line and return it."
     from course_helpers.movielens_synth import movielens_shape, synth_movielens, write_movielens
     kw,base = movielens_shape(size),peak_gb()
     t = time.perf_counter(); ratings,truth = synth_movielens(**kw); gen = time.perf_counter() - t
     with tempfile.TemporaryDirectory(dir=folder) as d:
         t = time.perf_counter(); write_movielens(ratings, truth, Path(d)/size); wr = time.perf_counter() - t
-    print(json.dumps(dict(size=size, n_ratings=len(ratings), generate_s=round(gen, 1), write_s=round(wr, 1),
-                          s_per_m=round((gen + wr)/len(ratings)*1e6, 2), peak_gb=round(peak_gb(), 2), base_gb=round(base, 2))), flush=True)
+    r = dict(size=size, n_ratings=len(ratings), generate_s=round(gen, 1), write_s=round(wr, 1),
+             s_per_m=round((gen + wr)/len(ratings)*1e6, 2), peak_gb=round(peak_gb(), 2), base_gb=round(base, 2))
+    print(json.dumps(r), flush=True)
+    return r
 
-def main(argv=None):
+@call_parse
+def main(sizes:str='ml-100k,ml-1m,ml-10m',  # comma-separated names of ML_SIZES (ml-25m: minutes, GBs)
+         dir:str=None,                       # where the sets are written (and deleted); default: the system's temporary folder
+         one:str=None,                       # run only this size, in this process (what each child process does)
+        ):
     "Run each size in a child process and pass its JSON line through."
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--sizes', default='ml-100k,ml-1m,ml-10m', help='comma-separated names of ML_SIZES (ml-25m: minutes, GBs)')
-    p.add_argument('--dir', type=Path, default=Path(tempfile.gettempdir()), help='where the sets are written (and deleted)')
-    p.add_argument('--one', help=argparse.SUPPRESS)  # run one size in this process
-    a = p.parse_args(argv)
-    if a.one: return one(a.one, a.dir)
     from course_helpers.movielens_synth import ML_SIZES
-    sizes = [s.strip() for s in a.sizes.split(',') if s.strip()]
-    if bad := [s for s in sizes if s not in ML_SIZES]: p.error(f'unknown size {", ".join(bad)}: choose from {",".join(ML_SIZES)}')
-    for s in sizes:
-        r = subprocess.run([sys.executable, __file__, '--one', s, '--dir', str(a.dir)])
-        if r.returncode: sys.exit(r.returncode)
-
-if __name__ == '__main__': main()
+    dir = dir or tempfile.gettempdir()
+    if one: return one_size(one, Path(dir))
+    names = [s.strip() for s in sizes.split(',') if s.strip()]
+    if bad := [s for s in names if s not in ML_SIZES]: raise ValueError(f'sizes: unknown size {", ".join(bad)}: choose from {",".join(ML_SIZES)}')
+    for s in names:
+        r = subprocess.run([sys.executable, __file__, '--one', s, '--dir', str(dir)])
+        if r.returncode: raise SystemExit(r.returncode)

@@ -1,7 +1,8 @@
 "The tools behind `make readme`, `make lessons` and tools/execute.py, and the rules every committed notebook keeps."
-import pytest, nbformat, yaml
+import json, re, pytest, nbformat, yaml
 from nbformat.v4 import new_notebook, new_code_cell, new_markdown_cell, new_output
-import build_site, execute, make_readme, render
+import build_site, compat, execute, make_readme, render   # tools/ and benchmarks/ are on the path (conftest.py)
+import read_ratings as bench_read, synth_movielens as bench_synth
 from render import CFG, NBS, ROOT
 
 KERNEL = {'kernelspec': {'name': 'python3', 'language': 'python', 'display_name': 'python3'}}
@@ -13,8 +14,9 @@ def write_nb(path, *cells):
 
 # --- the committed notebooks and generated files ---------------------------------------------------------------------
 
-def test_readme_matches_index_notebook():
-    assert (ROOT/'README.md').read_text() == make_readme.readme_text(), "README.md is stale: run `make readme`"
+def test_readme_matches_index_notebook(tmp_path):
+    out = make_readme.main(out=tmp_path/'README.md')
+    assert out.read_text() == (ROOT/'README.md').read_text(), "README.md is stale: run `make readme`"
 
 def test_sidebar_lists_every_notebook():
     listed = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
@@ -95,6 +97,10 @@ def pages(tmp_path):
     mk = lambda name, title: build_site.Page(write_nb(tmp_path/name, new_markdown_cell(f'# {title}\n\n> about {title}')))
     return [mk('index.ipynb', 'Home'), mk('00_a.ipynb', 'A'), mk('01_b.ipynb', 'B'), mk('10_ref.ipynb', 'Ref')]
 
+def test_build_site_refuses_unknown_names(tmp_path):
+    with pytest.raises(ValueError, match='names: no notebook named 99_none in'): build_site.main(['index', '99_none'], site=tmp_path/'site')
+    assert not (tmp_path/'site').exists()
+
 def test_lesson_pages_link_to_neighbours_and_index(pages):
     assert [p.html for p in pages] == ['index.html', 'a.html', 'b.html', 'ref.html']   # nbdev's page names
     nb = build_site.with_links(new_notebook(cells=[new_markdown_cell('# B')]), pages[2], pages, {})
@@ -137,7 +143,7 @@ def test_execute_keeps_only_what_a_reader_should_see(tmp_path):
         new_code_cell('#| slow\nraise SystemExit("must not run")', outputs=[new_output('stream', text='kept\n')]))
     raw = render.execute(nbformat.read(p, as_version=4), p)
     assert len(raw.cells[0].outputs) == 2 and '\r' in raw.cells[1].outputs[0].text   # what there was to clean
-    execute.run(p)
+    execute.main([str(p)])
     nb = nbformat.read(p, as_version=4)
     assert nb.cells[0].outputs == []
     assert [o.text for o in nb.cells[1].outputs] == ['done\n']
@@ -165,3 +171,34 @@ def test_output_problems_and_html_text():
     assert execute.output_problem(html('<img src="a.png">', plain='an image')) is None
     assert execute.html_text('<style>td{}</style><table><tr><th>a</th><th>bb</th></tr><tr><td>10</td><td>2</td></tr></table>') == 'a   bb\n10  2'
     assert execute.html_text('<p>Hello <b>there</b></p><script>x()</script>') == 'Hello\nthere'
+
+# --- requirements and the second environments (tools/compat.py) ----------------------------------------------------------
+
+def test_lower_bounds_become_pins(tmp_path):
+    (tmp_path/'settings.ini').write_text('[DEFAULT]\nrequirements = fastai>=2.8.7 plum-dispatch<2.10 torch>=2.6,<3 numpy\n')
+    assert compat.lower_bounds(compat.requirements(tmp_path/'settings.ini')) == ['fastai==2.8.7', 'torch==2.6']
+
+def test_every_upper_bound_says_why():
+    "settings.ini's runtime requirements have no upper bound but where a version is known to break: `# name<X: why` says so."
+    comments = [l.strip() for l in (ROOT/'settings.ini').read_text().splitlines() if l.lstrip().startswith('#')]
+    capped = [f'{r.name}{r.specifier}' for r in compat.requirements() if any(s.operator in ('<', '<=', '==', '~=') for s in r.specifier)]
+    unsaid = [c for c in capped if not any(re.match(rf'#\s*{re.escape(c)}: \w', l) for l in comments)]
+    assert not unsaid, f'settings.ini: say why in a comment line `# {unsaid[0]}: <reason>`'
+    assert {'fastai', 'fastcore', 'pandas', 'torch'} <= {r.name for r in compat.requirements() if any(s.operator == '>=' for s in r.specifier)}
+
+def test_compat_refuses_unknown_env():
+    with pytest.raises(ValueError, match="env must be one of oldest, kaggle, got 'colab'"): compat.main(env='colab')
+
+# --- the benchmarks' mains ----------------------------------------------------------------------------------------------
+
+def test_read_ratings_benchmark(tmp_path, capsys):
+    rs = bench_read.main(rows=2000, item_rows=500, repeat=1, dir=tmp_path)
+    assert [r['rows'] for r in rs] == [2000, 2000, 500, 2001] and all('ratio' in r for r in rs[:3])
+    assert rs[-1]['error'] == "half.data, line 2001, column 'rating': 'four' is not a number"
+    assert [json.loads(l) for l in capsys.readouterr().out.splitlines()] == rs and list(tmp_path.iterdir()) == []
+
+def test_synth_movielens_benchmark(tmp_path):
+    r = bench_synth.main(one='ml-100k', dir=tmp_path)
+    assert r['size'] == 'ml-100k' and r['n_ratings'] == 100_000 and r['peak_gb'] >= r['base_gb'] > 0
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match='sizes: unknown size ml-5: choose from ml-100k'): bench_synth.main(sizes='ml-100k,ml-5')

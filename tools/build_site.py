@@ -3,10 +3,11 @@
 Cells run as `nbdev_test` runs them: `#| eval: false` cells never, cells with a test flag from settings.ini
 (`tst_flags`: `slow`, `notest`) only with `--slow` (`make lessons SLOW=1`); a cell that does not run shows the output
 stored in the notebook, labelled. The index page is nbs/index.ipynb (the README's source) with the list of pages."""
-import argparse, re, shutil, sys, time, warnings
+import re, shutil, time, warnings
 from pathlib import Path
 import nbformat
 from nbconvert import HTMLExporter
+from fastcore.script import Param, call_parse
 from nbconvert.preprocessors import CellExecutionError
 from nbformat.v4 import new_markdown_cell
 from render import CFG, NBS, ROOT, add_comment, execute, for_reading, frontmatter, is_lesson, notebooks, skip_reason
@@ -68,11 +69,11 @@ def copy_images(nb, root:Path=ROOT, site:Path=SITE):
             (site/src).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(root/src, site/src)
 
-def with_links(nb, page:Page, pages:list, runs:dict):
-    "`nb` ready for its page: a lesson gets links to its neighbours at top and bottom, the index the list of pages."
+def with_links(nb, page:Page, pages:list, runs:dict, site:Path=SITE):
+    "`nb` ready for its page in `site`: a lesson gets links to its neighbours at top and bottom, the index the list of pages."
     index, rest = pages[0], pages[1:]   # `notebooks` puts the index first
     if page is index:
-        copy_images(nb)
+        copy_images(nb, site=site)
         nb = link_names(nb, pages)
         nb.cells.append(new_markdown_cell(page_list(rest, runs)))
         return nb
@@ -81,27 +82,27 @@ def with_links(nb, page:Page, pages:list, runs:dict):
     nb.cells = [nav()] + nb.cells + [nav()]
     return nb
 
-def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--slow', action='store_true', help="also run cells with settings.ini's test flags (`#| slow`)")
-    p.add_argument('names', nargs='*', help='only these notebooks (e.g. 01_losses, or index)')
-    args = p.parse_args(argv)
-    pages = [Page(f) for f in notebooks()]
-    unknown = set(args.names) - {pg.path.stem for pg in pages}
-    if unknown: p.error(f'no notebook named {", ".join(sorted(unknown))} in {NBS}')
-    todo = [pg for pg in pages[1:] + pages[:1] if not args.names or pg.path.stem in args.names]  # the index last
-    SITE.mkdir(exist_ok=True)
+@call_parse
+def main(names:Param("only these notebooks (e.g. 01_losses, or index); default: all", str, opt=False, nargs='*')=None,
+         slow:bool=False,  # also run cells with settings.ini's test flags (`#| slow`)
+         site:str=SITE,    # folder the pages are written to
+        )->dict:           # {notebook's path: (seconds, error or None)}; exits with the failures if any
+    "Execute the notebooks and write their pages to `site`, the index last."
+    pages, site = [Page(f) for f in notebooks()], Path(site)
+    unknown = set(names or ()) - {pg.path.stem for pg in pages}
+    if unknown: raise ValueError(f'names: no notebook named {", ".join(sorted(unknown))} in {NBS}')
+    todo = [pg for pg in pages[1:] + pages[:1] if not names or pg.path.stem in names]  # the index last
+    site.mkdir(exist_ok=True)
     exporter = HTMLExporter(template_name='lab', exclude_input_prompt=True, exclude_output_prompt=True)
     runs = {}
     for page in todo:
         print(f'running {page.path.name} ...', flush=True)
-        nb, secs, err = build(page.path, args.slow)
+        nb, secs, err = build(page.path, slow)
         runs[page.path] = secs, err
-        body, _ = exporter.from_notebook_node(for_reading(with_links(nb, page, pages, runs)),
+        body, _ = exporter.from_notebook_node(for_reading(with_links(nb, page, pages, runs, site)),
                                               resources={'metadata': {'name': page.title}})
-        (SITE/page.html).write_text(body, encoding='utf-8')
-        print(f'  {"FAILED: " + err if err else "ok"} in {secs:.0f} s -> {SITE.name}/{page.html}', flush=True)
-    print(f'\nOpen {SITE/todo[-1].html} in a browser.')
-    return 1 if any(err for _,err in runs.values()) else 0
-
-if __name__ == '__main__': sys.exit(main())
+        (site/page.html).write_text(body, encoding='utf-8')
+        print(f'  {"FAILED: " + err if err else "ok"} in {secs:.0f} s -> {site.name}/{page.html}', flush=True)
+    print(f'\nOpen {site/todo[-1].html} in a browser.')
+    if failed := [p.name for p,(_,err) in runs.items() if err]: raise SystemExit(f'failed: {", ".join(failed)}')
+    return runs

@@ -7,10 +7,11 @@ Cells run as `nbdev_test` runs them: `#| eval: false` cells never, cells with a 
 `clean_outputs` drops what a reader should not see (empty progress-bar displays, console progress bars), gives
 HTML displays a readable text/plain, and `nbdev_clean` strips metadata. Run it on the machine with the real data
 sets for stored outputs that read real results."""
-import argparse, re
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 import nbformat
+from fastcore.script import Param, call_parse
 from fastcore.xtras import working_directory
 from nbdev.clean import nbdev_clean
 from render import CFG, ROOT, execute
@@ -100,11 +101,11 @@ def run(path:Path, slow=False):
     nbformat.write(clean_outputs(nb), path)
     with working_directory(ROOT): nbdev_clean.__wrapped__(fname=str(path))
 
-if __name__ == '__main__':
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('notebooks', nargs='+', type=Path)
-    p.add_argument('--slow', action='store_true', help="also run cells with settings.ini's test flags (`#| slow`)")
-    a = p.parse_args()
-    for nb in a.notebooks:
+@call_parse
+def main(notebooks:Param('the notebooks to execute, e.g. nbs/03_collab.ipynb', str, opt=False, nargs='+'),
+         slow:bool=False,  # also run cells with settings.ini's test flags (`#| slow`)
+        ):
+    "Execute each of `notebooks` in place and store its clean outputs."
+    for nb in notebooks:
         print(f'executing {nb} ...', flush=True)
-        run(nb.resolve(), a.slow)
+        run(Path(nb).resolve(), slow)

@@ -1,6 +1,8 @@
 "Write README.md from the notebook settings.ini names (`readme_nb`): what `nbdev_readme` does, without Quarto."
 import re
+from pathlib import Path
 import nbformat
+from fastcore.script import call_parse
 from nbconvert import MarkdownExporter
 from render import CFG, NBS, ROOT, for_reading
 
@@ -14,6 +16,10 @@ def readme_text()->str:
     body = re.sub(r'\n{3,}', '\n\n', body)
     return f'<!-- Generated from nbs/{CFG.readme_nb} by `make readme`: edit the notebook, not this file. -->\n\n' + body.strip() + '\n'
 
-if __name__ == '__main__':
-    README.write_text(readme_text())
-    print(f'wrote {README}')
+@call_parse
+def main(out:str=README,  # the file to write
+        )->Path:          # the file written
+    "Write `readme_text()` to `out`."
+    out = Path(out); out.write_text(readme_text())
+    print(f'wrote {out}')
+    return out

@@ -86,6 +86,30 @@ def test_build_runs_cells_and_labels_skipped_ones(tmp_path):
     assert render.frontmatter(p)['title'] == 'T' and render.frontmatter(p)['description'] == 'summary'
     assert [c.source for c in render.for_reading(out).cells if c.cell_type == 'code'][0] == 'print(6*7)'
 
+def test_pages_show_every_export_as_nbdev_does(tmp_path):
+    "Each exported function, class and public method gets nbdev's `show_doc` (signature, docments, docstring), its code hidden."
+    src = 'class Scaler:\n    "Scales."\n    def scale(self, x:float, # the value\n             )->float: # twice `x`\n        "Double `x`."\n        return 2*x\n    def _private(self): pass'
+    p = write_nb(tmp_path/'03_d.ipynb', new_markdown_cell('# D\n\n> d'), new_code_cell('#| default_exp d'),
+                 new_code_cell('#| export\ndef f(a:int, # how many\n     )->int: # `a` back\n    "Return `a`."\n    return a'),
+                 new_code_cell('#| export\n' + src), new_code_cell('#| export\n#| hide\ndef hidden(): pass'))
+    nb, _, err = build_site.build(p)
+    assert err is None and render.shown_names(nb) == {'f', 'Scaler', 'Scaler.scale'}
+    docs = [c for c in render.for_reading(nb).cells if c.get('metadata', {}).get('transient') == {'remove_source': True}]
+    md = [c.outputs[0].data['text/markdown'] for c in docs]
+    assert len(md) == 3 and '### f' in md[0] and 'a:int, # how many' in md[0] and '*Return `a`.*' in md[0]
+    assert '### Scaler.scale' in md[2] and 'x:float, # the value' in md[2] and '{target=' not in ''.join(md)
+
+def test_every_export_is_on_a_page():
+    "Every public name in _modidx.py's syms (functions, classes, their methods) has a `show_doc` on its notebook's page."
+    from course_helpers._modidx import d
+    want = {k for syms in d['syms'].values() for k in syms if not any(p.startswith('_') for p in k.split('.')[2:])}
+    shown = set()
+    for p in render.notebooks():
+        nb = render.with_docs(nbformat.read(p, as_version=4))
+        mods = [render.directives(c)['default_exp'][0] for c in nb.cells if 'default_exp' in render.directives(c)]
+        shown |= {f'{CFG.lib_name}.{m}.{n}' for m in mods for n in render.shown_names(nb)}
+    assert not sorted(want - shown), f'not on any page: {sorted(want - shown)}'
+
 def test_build_reports_errors(tmp_path):
     nb, _, err = build_site.build(write_nb(tmp_path/'02_e.ipynb', new_code_cell('print(1)'), new_code_cell('1/0'), new_code_cell('2')))
     assert err == 'ZeroDivisionError: division by zero'

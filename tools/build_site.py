@@ -10,7 +10,7 @@ from nbconvert import HTMLExporter
 from fastcore.script import Param, call_parse
 from nbconvert.preprocessors import CellExecutionError
 from nbformat.v4 import new_markdown_cell
-from render import CFG, NBS, ROOT, add_comment, execute, for_reading, frontmatter, is_lesson, notebooks, skip_reason
+from render import CFG, NBS, ROOT, add_comment, doc_output, execute, for_reading, frontmatter, is_lesson, notebooks, skip_reason, with_docs
 
 SITE = ROOT/'_site'
 warnings.filterwarnings("ignore", message="Cell is missing an id field")
@@ -22,13 +22,14 @@ def skip_note(cell, why:str)->str:
     return note + ('; the output shown was stored by such a run' if cell.get('outputs') else '')
 
 def build(path:Path, slow=False):
-    "Execute the notebook at `path`; return (the notebook, its skipped cells labelled, seconds, error or None)."
+    "Execute the notebook at `path` with a `show_doc` for each export (`with_docs`); return (the notebook, its skipped cells labelled, seconds, error or None)."
     start, err = time.time(), None
-    nb, flags = nbformat.read(path, as_version=4), CFG.tst_flags.split() if slow else ()
+    nb, flags = with_docs(nbformat.read(path, as_version=4)), CFG.tst_flags.split() if slow else ()
     try: execute(nb, path, flags)
     except CellExecutionError as e: err = f"{e.ename}: {' '.join(str(e.evalue).split())}"[:300]   # the page shows the traceback
     for c in nb.cells:
         if c.cell_type == 'code' and (why := skip_reason(c, flags)): add_comment(c, skip_note(c, why))
+        if c.cell_type == 'code': c.outputs = list(map(doc_output, c.outputs))
     return nb, time.time() - start, err
 
 class Page:

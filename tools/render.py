@@ -1,6 +1,6 @@
 """What the tools share, taken from nbdev where nbdev has it: the settings, the notebooks, their directives,
 which cells run, and a notebook as a reader sees it."""
-import re
+import ast, re
 from contextlib import redirect_stdout
 from io import StringIO
 from pathlib import Path
@@ -12,7 +12,7 @@ from nbdev.config import get_config
 from nbdev.doclinks import nbglob
 from nbdev.frontmatter import FrontmatterProc
 from nbdev.process import NBProcessor, extract_directives, first_code_ln
-from nbdev.processors import hide_, hide_line
+from nbdev.processors import add_show_docs, hide_, hide_line
 from nbdev.quarto import nbdev_sidebar
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,8 @@ class Executor(ExecutePreprocessor):
 
 def execute(nb, path:Path, flags=(), timeout=1800):
     "Run `nb`, read from `path`, in place in a kernel in `path`'s folder; a failing cell keeps its traceback and raises."
-    ep = Executor(timeout=timeout, kernel_name='python3', extra_arguments=['--IPKernelApp.log_level=ERROR'])  # no start-up warnings
+    ep = Executor(timeout=timeout, kernel_name='python3', extra_arguments=['--IPKernelApp.log_level=ERROR',  # no start-up warnings
+                  '--IPKernelApp.exec_lines=from nbdev.showdoc import show_doc'])  # for the cells `with_docs` adds
     ep.flags = tuple(flags)
     ep.preprocess(nb, {'metadata': {'path': str(path.parent)}})
     return nb
@@ -75,16 +76,57 @@ def default_exp_(cell, *args):
     del cell['source']
 
 def quarto_options(cell):
-    "Apply Quarto's `include`, `echo` and `output` options (no Quarto renders these pages), then drop the option lines."
+    "Apply Quarto's `include`, `echo` and `output` options (no Quarto renders these pages), then drop the option lines; `show_doc` cells show only their output."
     if cell.cell_type != 'code': return
     off = lambda o: cell.directives_.get(o+':', [''])[0].lower() == 'false'
     if off('include'): del cell['source']; return
-    if off('echo'): cell.metadata['transient'] = {'remove_source': True}
+    if off('echo') or _SHOWN.search(cell.source): cell.metadata['transient'] = {'remove_source': True}  # nbdev hides show_doc's code too
     if off('output'): cell.outputs = []
     lines = cell.source.splitlines(True)
     i = first_code_ln(lines)
     if i is None: i = len(lines)
     cell.source = ''.join([l for l in lines[:i] if not re.match(r'\s*#\s*\|', l)] + lines[i:])
+
+_SHOWN = re.compile(r'^\s*show_doc\(\s*([\w.]+)', re.M)
+
+def shown_names(nb)->set:
+    "The names `nb`'s code cells pass to `show_doc`."
+    return {n for c in nb.cells if c.cell_type == 'code' for n in _SHOWN.findall(c.source)}
+
+def exported(cell)->bool:
+    "True for a code cell whose code nbdev exports and documents (`#| export`/`exports`, not hidden)."
+    ds = directives(cell)
+    return bool({'export', 'exports', 'exec_doc'} & ds.keys()) and 'hide' not in ds and ds.get('include:') != ['false']
+
+def public_methods(nb)->dict:
+    "{class: its public methods} for each class `nb` exports, as `Class.method` names."
+    res = {}
+    for c in filter(exported, nb.cells):
+        for o in ast.parse(c.source).body:
+            if isinstance(o, ast.ClassDef) and not o.name.startswith('_'):
+                res[o.name] = [f'{o.name}.{m.name}' for m in o.body
+                               if isinstance(m, (ast.FunctionDef, ast.AsyncFunctionDef)) and not m.name.startswith('_')]
+    return res
+
+def with_docs(nb):
+    "A copy of `nb` that shows every export's signature and parameters, as nbdev's pages do: a `show_doc` cell after each exported function and class not shown yet (nbdev's `add_show_docs`) and after each class's own for its public methods."
+    methods = public_methods(nb)
+    proc = NBProcessor(nb=dict2nb(nb), procs=[add_show_docs], rm_directives=False)
+    proc.process()
+    nb = nbformat.reads(nb2str(proc.nb), as_version=4)
+    shown, cells = shown_names(nb), []
+    for c in nb.cells:
+        cells.append(c)
+        cls = re.search(r'^\s*show_doc\(\s*(\w+)\s*[,)]', c.source, re.M) if c.cell_type == 'code' else None
+        if cls and cls[1] in methods: cells += [nbformat.v4.new_code_cell(f'show_doc({m})') for m in methods.pop(cls[1]) if m not in shown]
+    nb.cells = cells
+    return nb
+
+def doc_output(o):
+    "A `show_doc` output readable without Quarto: its source link without Quarto's `{target=...}` attributes."
+    md = o.get('data', {}).get('text/markdown')
+    if md: o['data']['text/markdown'] = re.sub(r'\]\(([^)]*?)(?:#LNone)?\)\{[^}]*\}', r'](\1)', ''.join(md))
+    return o
 
 def for_reading(nb):
     "A copy of `nb` as a reader sees it: hidden and `default_exp` cells dropped, directives stripped (nbdev's processors)."

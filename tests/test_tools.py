@@ -18,6 +18,15 @@ def test_readme_matches_index_notebook(tmp_path):
     out = make_readme.main(out=tmp_path/'README.md')
     assert out.read_text() == (ROOT/'README.md').read_text(), "README.md is stale: run `make readme`"
 
+def test_readme_install_line_and_data_table():
+    "The line a learner pastes installs from settings.ini's git_url; the table of data needs names every module."
+    from course_helpers._modidx import d
+    text = (ROOT/'README.md').read_text()
+    assert f'!pip install -q git+{CFG.git_url}\n' in text
+    table = text[text.index('| module | needs |'):].split('\n\n')[0].splitlines()[2:]
+    listed = {m for row in table for m in re.findall(r'`(\w+)`', row.split('|')[1])}
+    assert not {m.split('.')[1] for m in d['syms']} - listed, 'add the new module to the data table in nbs/index.ipynb'
+
 def test_sidebar_lists_every_notebook():
     listed = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
     missing = [p.name for p in render.notebooks() if p.name not in listed]

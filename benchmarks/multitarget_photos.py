@@ -1,7 +1,7 @@
 """One target or two, on real photos: does also predicting `gender` help a small CNN with a photo's `articleType`?
 
     python benchmarks/multitarget_photos.py [--path FOLDER] [--n_classes 10] [--n_per 300] [--seeds 10]
-                                            [--epochs 4,20] [--bs 64] [--out PATH] [--plot_to PATH] [--quiet]
+                                            [--epochs 4,20] [--bs 64] [--out PATH] [--plot_to PATH] [--quiet] [--plot_only]
 
 Data: Fashion Product Images (Small) (`course_helpers.fashion`: 44,441 product photos of 80 x 60 pixels), found by
 `fashion_path` (or `--path`); a fixed subset (`fashion_subset`: `--n_per` photos of each of the `--n_classes` commonest
@@ -26,7 +26,8 @@ seeds (`diff_sem`, the training noise), and the standard error that the sample o
 (`se_photos`, about sqrt(b)/n for the b photos exactly one model of a pair types right, out of n).
 Writes the runs, the summary and, for one two-target model (the first seed, the longest training), the first layer's
 weights and the head's mean activations per article type (aggregates, no photo or row) to `--out` (default
-benchmarks/results/multitarget_photos.json) and a plot to `--plot_to` (default benchmarks/results/multitarget_photos.png).
+benchmarks/results/multitarget_photos.json) and a plot to `--plot_to` (default benchmarks/results/multitarget_photos.png);
+`--plot_only` redraws the plot from the results file without training.
 About 6 minutes of one CPU core with the defaults (one PyTorch thread: two cores shared with other work gain little);
 the results file records the wall-clock and CPU seconds of its run.
 """
@@ -103,7 +104,8 @@ def plot(runs:pd.DataFrame, summ:pd.DataFrame, base:dict, fname:Path):
         axs[1].errorbar([k + 0.25], [d.loc[e].mean()], [d.loc[e].sem()], fmt='o', color='C3', capsize=3)
     axs[1].axhline(0, color='k', lw=0.8)
     axs[1].set_xticks(range(len(eps)), [f'{e} epochs' for e in eps]); axs[1].set_xlim(-0.5, len(eps) - 0.5)
-    axs[1].set_ylabel('two targets minus one'); axs[1].set_title('paired difference (< 0: gender helps); ± SEM over seeds (red),\nwith the validation photos\' sampling error too (blue)', fontsize=9)
+    axs[1].set_ylabel('two targets minus one (< 0: gender helps)')
+    axs[1].set_title('paired difference: ± SEM over seeds (red),\nwith the validation photos\' sampling error too (blue)', fontsize=9)
     fig.suptitle(f"Fashion photos: majority-class error {base['articleType']:.3f} (type), {base['gender']:.3f} (gender)", fontsize=10)
     fig.tight_layout()
     buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=90)
@@ -120,8 +122,14 @@ def main(path:str=None,                # the photos' folder (Kaggle layout); def
          out:str=str(RESULTS/'multitarget_photos.json'), # results file
          plot_to:str=str(RESULTS/'multitarget_photos.png'), # plot file
          quiet:bool=False,             # no line per run
+         plot_only:bool=False,         # only redraw the plot from the results file `out`
         ):
     "Train one target against two over seeds and training lengths; print and write the errors with their spread."
+    if plot_only:
+        res = json.loads(Path(out).read_text())
+        runs, summ = pd.DataFrame(res['runs']), pd.DataFrame(res['summary']).set_index('epochs')
+        plot(runs, summ, {k: v['majority_err'] for k, v in res['baselines'].items()}, Path(plot_to))
+        return res
     n_classes, n_per, seeds = check_count(n_classes, 'n_classes', min=2), check_count(n_per, 'n_per', min=5), check_count(seeds, 'seeds', min=2)
     eps, bs = check_count_list(epochs, 'epochs'), check_count(bs, 'bs')
     torch.set_num_threads(1)

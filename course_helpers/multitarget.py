@@ -9,17 +9,28 @@ from fastai.vision.all import *
 from fastai.data.core import FilteredBase
 from .files import atomic_write
 from .losses import MultiTargetLoss
-from .test_utils import small_cnn
+from .checks import check_count, check_real, check_seed
+from .paddy import check_image, paddy_files, paddy_split, sorted_image_files
 
 # %% auto #0
-__all__ = ['ColLookup', 'sorted_image_files', 'paddy_dls', 'target_vocabs', 'cache_items', 'target_baselines', 'paddy_cnn',
-           'paddy_learner', 'fit_paddy', 'results_table', 'predict_files', 'paddy_submission',
-           'MultiTargetInterpretation']
+__all__ = ['paddy_cnn', 'ColLookup', 'paddy_dls', 'target_vocabs', 'cache_items', 'target_baselines', 'paddy_learner',
+           'fit_paddy', 'results_table', 'predict_files', 'paddy_submission', 'MultiTargetInterpretation']
+
+# %% ../nbs/02_multitarget.ipynb #6ae3dc61
+def paddy_cnn(pretrained:bool=False, # must be False: there are no pretrained weights
+              n_out:int=1000,        # `vision_learner` replaces the last layer with its head
+             )->nn.Sequential:
+    "A small CNN of fastai `ConvLayer`s, 8, 16, 32 and 64 channels: enough for the stand-in at 32 pixels, quick on a CPU."
+    if pretrained: raise ValueError("paddy_cnn has no pretrained weights: pass pretrained=False, or a pretrained arch such as resnet18")
+    w = (8, 16, 32, 64)  # every stage after the first halves the image
+    layers = [ConvLayer(3, w[0], stride=2)] + [l for a,b in zip(w, w[1:]) for l in (ConvLayer(a, b, stride=2), ConvLayer(b, b))]
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w[-1], check_count(n_out, 'n_out')))
 
 # %% ../nbs/02_multitarget.ipynb #b2b3fbd6
 class ColLookup:
     "Look up column `col` of `df` for an image file, by its file name in column `key`."
     def __init__(self, df:pd.DataFrame, col:str, key:str='image_id'):
+        if not isinstance(df, pd.DataFrame): raise TypeError(f"df must be a DataFrame (train.csv's rows), got {type(df).__name__}")
         for c in (key, col):
             if c not in df.columns: raise KeyError(f"train.csv has no column {c!r}; its columns are {list(df.columns)}")
         dup = df[key].duplicated()
@@ -31,28 +42,6 @@ class ColLookup:
         return self.d[name]
     def __repr__(self): return f"ColLookup({self.col!r})"
 
-# %% ../nbs/02_multitarget.ipynb #ad4abf7a
-def sorted_image_files(path:Path)->L:
-    "Image files under `path`, sorted: the same list, so the same random split, on every machine."
-    return L(sorted(get_image_files(Path(path).expanduser())))
-
-# %% ../nbs/02_multitarget.ipynb #f0cab483
-def _check_files(files, df:pd.DataFrame, cols):
-    "Raise an error naming the fault if the image `files` and `df`'s rows, labels or `cols` disagree."
-    have = pd.Series([f.parent.name for f in files], index=[f.name for f in files])
-    if have.index.duplicated().any(): raise ValueError(f"image {have.index[have.index.duplicated()][0]} is in several label folders")
-    extra, gone = have.index.difference(df.image_id), pd.Index(df.image_id).difference(have.index)
-    if len(extra): raise ValueError(f"{len(extra)} image(s) under train_images/ have no row in df, but would be trained on: "
-                                    f"{', '.join(extra[:5])}; pass the folder's own train.csv (`load_paddy` checks that they agree)")
-    if len(gone): raise ValueError(f"{len(gone)} row(s) of df have no image under train_images/: {', '.join(gone[:5])}")
-    moved = df[df.label != df.image_id.map(have)] if 'label' in df else df.iloc[:0]
-    if len(moved): raise ValueError(f"{len(moved)} row(s) of df disagree with their image's folder, e.g. {moved.image_id.iloc[0]} "
-                                    f"is in {have[moved.image_id.iloc[0]]}/ but its row says {moved.label.iloc[0]!r}")
-    for c in cols:
-        if c in df and pd.api.types.is_numeric_dtype(df[c]) and not np.isfinite(df[c].astype(float)).all():
-            i = (~np.isfinite(df[c].astype(float))).values.argmax()
-            raise ValueError(f"column {c!r} must be finite to be a regression target, got {df[c].iloc[i]} for {df.image_id.iloc[i]}")
-
 # %% ../nbs/02_multitarget.ipynb #3b10e50c
 @delegates(FilteredBase.dataloaders)
 def paddy_dls(path:Path,              # Paddy Doctor folder in the Kaggle layout
@@ -61,24 +50,24 @@ def paddy_dls(path:Path,              # Paddy Doctor folder in the Kaggle layout
               size:int=64,            # images are squished to `size` x `size` (unless you pass `item_tfms`)
               bs:int=64,              # batch size
               valid_pct:float=0.2,    # share of the images held out for validation
-              seed:int=42,            # fixes the split and the shuffling
+              seed:int|None=42,       # fixes the split and the shuffling (None: new ones each time)
               item_tfms=None,         # default: `Resize(size, method='squish')`
               batch_tfms=None,        # e.g. `aug_transforms(size=128, min_scale=0.75)`
               num_workers:int=0,      # 0 is fastest on a 2-core CPU
               **kwargs)->DataLoaders:
     "DataLoaders of paddy images with the disease (from the folder) and `cols` of `train.csv` as targets."
     path, cols = Path(path).expanduser(), (cols,) if isinstance(cols, str) else tuple(cols)
-    if not 0 < valid_pct < 1: raise ValueError(f"valid_pct={valid_pct} must be between 0 and 1")
+    bs, seed = check_count(bs, 'bs'), check_seed(seed)
+    files = paddy_files(path, df, cols)
+    splits = paddy_split(files, valid_pct, seed)
+    if bs > len(splits[0]): raise ValueError(f"bs={bs} is more than the {len(splits[0])} training images: fastai drops the last partial batch, so nothing would be trained")
     getters = [ColLookup(df, c) for c in cols]
-    files = sorted_image_files(path/'train_images')
-    if not files: raise FileNotFoundError(f"no images in {path/'train_images'}")
-    _check_files(files, df, cols)
     blocks = [RegressionBlock if pd.api.types.is_numeric_dtype(df[c]) else CategoryBlock for c in cols]
-    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock, *blocks), n_inp=1, get_items=sorted_image_files,
-                       get_y=[parent_label, *getters], splitter=RandomSplitter(valid_pct, seed=seed),
+    dblock = DataBlock(blocks=(ImageBlock, CategoryBlock, *blocks), n_inp=1, get_items=lambda _: files,
+                       get_y=[parent_label, *getters], splitter=lambda _: splits,
                        item_tfms=ifnone(item_tfms, Resize(size, method='squish')), batch_tfms=batch_tfms)
     dls = dblock.dataloaders(path/'train_images', bs=bs, num_workers=num_workers, **kwargs)
-    for i,dl in enumerate(dls.loaders): dl.rng = random.Random(seed+i)  # same seed, same shuffling
+    for i,dl in enumerate(dls.loaders): dl.rng = random.Random(None if seed is None else seed+i)  # same seed, same shuffling
     dls.target_names = ('disease', *cols)
     return dls
 
@@ -110,13 +99,6 @@ def target_baselines(dls:DataLoaders)->pd.DataFrame:
                           prior_loss=-freq.clamp_min(1e-6).log()[yv].mean().item())
     return pd.DataFrame(rows).T
 
-# %% ../nbs/02_multitarget.ipynb #6ae3dc61
-def paddy_cnn(pretrained:bool=False, # must be False: there are no pretrained weights
-              n_out:int=1000,        # `vision_learner` replaces the last layer with its head
-             )->nn.Sequential:
-    "`small_cnn` with 8, 16, 32 and 64 channels: enough for the stand-in at 32 pixels, quick on a CPU."
-    return small_cnn(pretrained, widths=(8, 16, 32, 64), n_out=n_out)
-
 # %% ../nbs/02_multitarget.ipynb #f82960bf
 @delegates(vision_learner)
 def paddy_learner(dls:DataLoaders,       # from `paddy_dls`
@@ -137,10 +119,12 @@ def paddy_learner(dls:DataLoaders,       # from `paddy_dls`
 def fit_paddy(dls:DataLoaders, # from `paddy_dls`
               epochs:int=8,    # epochs of `fit_one_cycle`
               lr:float=1e-2,   # peak learning rate
-              seed:int=42,     # seeds the weights, dropout and the order of the batches
+              seed:int|None=42, # seeds the weights, dropout and the order of the batches (None: a random seed)
               quiet:bool=False, # no progress bar or table of epochs (for loops of runs)
               **kwargs)->Learner:
     "Seed everything, make a `paddy_learner` and train it with `fit_one_cycle`."
+    epochs, lr, seed = check_count(epochs, 'epochs'), check_real(lr, 'lr', gt=0), ifnone(check_seed(seed), random.randrange(2**32))
+    if not len(dls.train): raise ValueError(f"dls has no training batch: its bs={dls.train.bs} is more than the {len(dls.train_ds)} training images")
     set_seed(seed, reproducible=True)
     for i,dl in enumerate(dls.loaders): dl.rng = random.Random(seed+i)  # a reused `dls` shuffles as a fresh one
     learn = paddy_learner(dls, **kwargs)
@@ -159,13 +143,16 @@ def predict_files(learn:Learner, # trained with a `MultiTargetLoss`, e.g. from `
                   bs:int=64,     # batch size
                  )->pd.DataFrame: # image_id, then per target: the prediction and (for categories) its probability
     "Predict every target for each of `files`, in batches."
-    mtl, files = learn.loss_func, L(files)
+    mtl, files, bs = learn.loss_func, L(files), check_count(bs, 'bs')
     if not isinstance(mtl, MultiTargetLoss): raise TypeError(f"learn.loss_func is a {type(mtl).__name__}: train with `paddy_learner` (a MultiTargetLoss)")
     vocabs = target_vocabs(learn.dls)
     if not files:
         cols = [c for n,v in zip(mtl.names, vocabs) for c in ([n] if v is None else [n, f'{n}_prob'])]
         return pd.DataFrame(columns=['image_id', *cols])
-    acts,_ = learn.get_preds(dl=learn.dls.test_dl(files, bs=bs), act=noop)
+    try: acts,_ = learn.get_preds(dl=learn.dls.test_dl(files, bs=bs), act=noop)
+    except Exception:
+        for f in files: check_image(f)  # name the file that failed, if one did
+        raise
     res = {'image_id': [Path(f).name for f in files]}
     for name,a,vocab in zip(mtl.names, mtl.split(acts), vocabs):
         if vocab is None: res[name] = a.numpy(); continue
@@ -219,13 +206,13 @@ class MultiTargetInterpretation:
 
     def most_confused(self, t, min_val:int=1)->list:
         "(actual, predicted, count) off the diagonal of target `t`'s matrix, at least `min_val`, largest first."
-        cm,v = self.confusion_matrix(t),self.vocabs[self._cat(t)]
+        cm,v,min_val = self.confusion_matrix(t),self.vocabs[self._cat(t)],check_count(min_val, 'min_val')
         res = [(v[r], v[c], int(cm[r, c])) for r,c in zip(*np.nonzero(cm)) if r != c and cm[r, c] >= min_val]
         return sorted(res, key=lambda o: -o[2])
 
     def top_losses(self, t, k:int=9)->pd.DataFrame:
         "The `k` items with the highest loss for target `t`, highest first."
-        i = self.mtl.index(t)
+        i, k = self.mtl.index(t), check_count(k, 'k')
         a,targ = self.mtl.split(self.acts)[i],self.targs[i]
         loss = self.mtl.loss_i(a, targ, i, reduction='none')
         idx = loss.argsort(descending=True)[:k]
@@ -256,7 +243,7 @@ def plot_confusion_matrix(self:MultiTargetInterpretation, t, ax=None, figsize=(5
 @patch
 def plot_top_losses(self:MultiTargetInterpretation, t, k:int=9, ncols:int=3, sz:float=2.):
     "Show the `k` images with the highest loss for target `t`, titled predicted / actual."
-    i,tl = self.mtl.index(t),self.top_losses(t, k)
+    i,tl,ncols,sz = self.mtl.index(t),self.top_losses(t, k),check_count(ncols, 'ncols'),check_real(sz, 'sz', gt=0)
     fig,axs = plt.subplots(math.ceil(len(tl)/ncols), ncols, figsize=(ncols*sz, math.ceil(len(tl)/ncols)*sz*1.3), squeeze=False)
     for ax in axs.flat: ax.axis('off')
     for ax,r in zip(axs.flat, tl.itertuples()):

@@ -2,7 +2,7 @@
 import shutil
 from pathlib import Path
 
-import pandas as pd, pytest, torch
+import numpy as np, pandas as pd, pytest, torch
 
 from fastai.learner import load_learner
 
@@ -27,7 +27,7 @@ def test_image_without_row_is_named(copy):
     p, df = copy
     shutil.copy(next((p/'train_images'/'blast').iterdir()), p/'train_images'/'blast'/'999999.jpg')
     for cols in (('variety',), ()):
-        with pytest.raises(ValueError, match=r"1 image\(s\) under train_images/ have no row in df.*999999.jpg"): paddy_dls(p, df, cols=cols)
+        with pytest.raises(ValueError, match=r"1 image\(s\) have no row in train.csv.*blast/999999.jpg"): paddy_dls(p, df, cols=cols)
 
 
 def test_image_in_two_label_folders_is_refused(copy):
@@ -35,7 +35,7 @@ def test_image_in_two_label_folders_is_refused(copy):
     r = df.iloc[0]
     other = 'normal' if r.label != 'normal' else 'blast'
     shutil.copy(p/'train_images'/r.label/r.image_id, p/'train_images'/other/r.image_id)
-    with pytest.raises(ValueError, match=f"image {r.image_id} is in several label folders"): paddy_dls(p, df)
+    with pytest.raises(ValueError, match=f"image {r.image_id} is in 2 label folders"): paddy_dls(p, df)
 
 
 def test_fit_paddy_reuses_dls_reproducibly(tiny_paddy):
@@ -93,3 +93,86 @@ def test_export_and_load(learn, tiny_paddy, tmp_path):
 
 def test_predict_missing_file_is_named(learn, tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.jpg'): predict_files(learn, [tmp_path/'nope.jpg'])
+
+
+@pytest.mark.parametrize('change, cols, msg', [
+    (lambda df: df, ('colour',), "no column 'colour'"),
+    (lambda df: df.iloc[5:], ('variety',), r"5 image\(s\) have no row in train.csv"),
+    (lambda df: df.assign(label=df.label.shift(1, fill_value='blast')), ('variety',), "disagree with their image's label folder"),
+    (lambda df: df.assign(age=df.age.astype(float).where(df.index != 3, np.inf)), ('age',), "column 'age' must be finite to be a target, got inf"),
+    (lambda df: df.assign(variety=df.variety.where(df.index != 2)), ('variety',), "column 'variety' must be filled in to be a target, got nan in 1 row.*row 2"),
+    (lambda df: pd.concat([df, df.iloc[:1]]), ('variety',), "repeat an image_id"),
+])
+def test_rows_that_disagree_with_the_images_are_refused(tiny_paddy, change, cols, msg):
+    "What `paddy_files` checks, `paddy_dls` refuses before fastai sees it: a missing column, rows and folders that disagree, a bad target value."
+    path, df = tiny_paddy
+    with pytest.raises((KeyError, ValueError), match=msg): paddy_dls(path, change(df), cols=cols)
+
+
+def test_folder_without_images(tiny_paddy):
+    path, df = tiny_paddy
+    with pytest.raises(FileNotFoundError, match='no images in'): paddy_dls(path/'test_images', df)
+
+
+@pytest.mark.parametrize('kw, msg', [
+    (dict(valid_pct=0), 'valid_pct must be'), (dict(valid_pct=1.5), 'valid_pct must be'),
+    (dict(valid_pct=0.001), r'into \d+ for training and 0 for validation'),
+    (dict(bs=256), r'bs=256 is more than the 48 training images'), (dict(bs=0), 'bs must be a whole number >= 1, got 0'),
+    (dict(bs=16.0), 'bs must be a whole number'), (dict(seed=-1), 'seed must be'),
+])
+def test_split_and_batch_size_that_would_train_nothing_are_refused(tiny_paddy, kw, msg):
+    "An empty validation set (metrics None) or no full training batch (a NaN training loss) is refused, naming the argument."
+    path, df = tiny_paddy
+    kw = dict(dict(size=32, bs=16), **kw)
+    with pytest.raises((TypeError, ValueError), match=msg): paddy_dls(path, df, **kw)
+
+
+def test_valid_pct_0999_leaves_one_training_image(tiny_paddy):
+    "valid_pct=0.999 of 60 images keeps 1 to train on: fine for bs=1, refused for any larger batch."
+    path, df = tiny_paddy
+    with pytest.raises(ValueError, match=r'bs=2 is more than the 1 training images'): paddy_dls(path, df, size=32, bs=2, valid_pct=0.999)
+
+
+def test_fit_paddy_refuses_dls_without_a_training_batch(tiny_paddy):
+    path, df = tiny_paddy
+    dls = paddy_dls(path, df, size=32, bs=16)
+    dls.train.bs = 1000  # as a DataLoaders built elsewhere might have
+    with pytest.raises(ValueError, match=r'dls has no training batch: its bs=1000 is more than the 48 training images'): fit_paddy(dls, epochs=1)
+    with pytest.raises(ValueError, match='epochs must be a whole number >= 1, got 0'): fit_paddy(dls, epochs=0)
+
+
+def test_predict_files_bad_batch_size(learn, tiny_paddy):
+    files = sorted_image_files(tiny_paddy[0]/'test_images')
+    with pytest.raises(ValueError, match='bs must be a whole number >= 1, got 0'): predict_files(learn, files, bs=0)
+
+
+def test_predict_truncated_jpeg_is_named(learn, tiny_paddy, tmp_path):
+    f = sorted_image_files(tiny_paddy[0]/'test_images')[0]
+    bad = tmp_path/'cut.jpg'
+    bad.write_bytes(f.read_bytes()[:len(f.read_bytes())//2])
+    with pytest.raises(ValueError, match=f'cannot read image {bad}'): predict_files(learn, [f, bad])
+
+
+def test_paddy_cnn_has_no_pretrained_weights():
+    from course_helpers.multitarget import paddy_cnn
+    with pytest.raises(ValueError, match='no pretrained weights'): paddy_cnn(pretrained=True)
+    with pytest.raises(TypeError, match='n_out must be a whole number'): paddy_cnn(n_out=True)
+
+
+@pytest.mark.parametrize('lr, err', [(float('inf'), ValueError), (float('nan'), ValueError), (0, ValueError), ('0.01', TypeError)])
+def test_fit_paddy_refuses_a_learning_rate_that_trains_nothing_or_nan(tiny_paddy, lr, err):
+    path, df = tiny_paddy
+    with pytest.raises(err, match='lr must be'): fit_paddy(paddy_dls(path, df, size=32, bs=16), epochs=1, lr=lr)
+
+
+def test_interpretation_counts_are_checked(learn):
+    from course_helpers.multitarget import MultiTargetInterpretation
+    interp = MultiTargetInterpretation.from_learner(learn)
+    with pytest.raises(ValueError, match='k must be a whole number >= 1, got 0'): interp.top_losses('disease', 0)
+    with pytest.raises(ValueError, match='ncols must be a whole number >= 1, got 0'): interp.plot_top_losses('disease', 3, ncols=0)
+    with pytest.raises(TypeError, match='min_val must be a whole number'): interp.most_confused('disease', min_val=0.5)
+
+
+def test_col_lookup_needs_a_dataframe(tiny_paddy):
+    from course_helpers.multitarget import ColLookup
+    with pytest.raises(TypeError, match="df must be a DataFrame .*got str"): ColLookup('train.csv', 'variety')

@@ -176,3 +176,41 @@ def test_interpretation_counts_are_checked(learn):
 def test_col_lookup_needs_a_dataframe(tiny_paddy):
     from course_helpers.multitarget import ColLookup
     with pytest.raises(TypeError, match="df must be a DataFrame .*got str"): ColLookup('train.csv', 'variety')
+
+
+def test_col_lookup_names_what_is_missing(tiny_paddy):
+    from course_helpers.multitarget import ColLookup
+    path, df = tiny_paddy
+    get_variety = ColLookup(df, 'variety')
+    with pytest.raises(KeyError, match="no row has image_id 'nope.jpg'"): get_variety(path/'train_images'/'blast'/'nope.jpg')
+    with pytest.raises(KeyError, match="no column 'colour'"): ColLookup(df, 'colour')
+    with pytest.raises(ValueError, match=f"repeats {df.image_id[0]!r}"): ColLookup(pd.concat([df, df.iloc[:1]]), 'variety')
+
+
+def test_cache_items_refuses_random_item_transforms(tiny_paddy):
+    from fastai.vision.augment import RandomResizedCrop
+    from course_helpers.multitarget import cache_items
+    path, df = tiny_paddy
+    with pytest.raises(ValueError, match='would freeze the random item transform'):
+        cache_items(paddy_dls(path, df, bs=16, item_tfms=RandomResizedCrop(32)))
+
+
+def test_predict_files_needs_a_multitarget_loss(learn, tiny_paddy):
+    from fastai.learner import Learner
+    plain = Learner(learn.dls, learn.model, loss_func=lambda x, *ys: x.sum())
+    with pytest.raises(TypeError, match='train with `paddy_learner`'): predict_files(plain, sorted_image_files(tiny_paddy[0]/'test_images'))
+
+
+def test_submission_refuses_train_csv_and_unknown_target(learn, tiny_paddy, tmp_path):
+    path, _ = tiny_paddy
+    with pytest.raises(ValueError, match="the data set's own train.csv"): paddy_submission(learn, path, path/'train.csv', overwrite=True)
+    with pytest.raises(KeyError, match="no target named 'colour'"): paddy_submission(learn, path, tmp_path/'s.csv', target='colour')
+
+
+def test_regression_target_has_no_confusion_matrix(tiny_paddy):
+    from course_helpers.multitarget import MultiTargetInterpretation
+    path, df = tiny_paddy
+    l3 = fit_paddy(paddy_dls(path, df, cols=('variety', 'age'), size=32, bs=16), epochs=1, quiet=True, weights=(1, 1, 0.001))
+    interp = MultiTargetInterpretation.from_learner(l3)
+    with pytest.raises(ValueError, match="'age' is a regression target"): interp.confusion_matrix('age')
+    assert len(interp.top_losses('age', 4)) == 4

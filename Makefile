@@ -65,8 +65,10 @@ compat-oldest: $(STAMP)
 
 ## Install into an environment that already holds newer fastai and fastcore (as a Kaggle image does): pip may change
 ## none of them (its --dry-run --report says what it would do); then import every module and run the pytest suite.
+## KAGGLE_PINS replaces some of the image's versions, e.g. KAGGLE_PINS=pandas==3.0.6.
+KAGGLE_PINS ?=
 compat-kaggle: $(STAMP)
-	$(BIN)/python tools/compat.py --env kaggle
+	$(BIN)/python tools/compat.py --env kaggle --pins '$(KAGGLE_PINS)'
 
 ## Regenerate README.md from nbs/index.ipynb.
 readme: $(STAMP)

@@ -214,7 +214,8 @@ def test_lower_bounds_become_pins(tmp_path):
 def test_every_upper_bound_says_why():
     "settings.ini's runtime requirements have no upper bound but where a version is known to break: `# name<X: why` says so."
     comments = [l.strip() for l in (ROOT/'settings.ini').read_text().splitlines() if l.lstrip().startswith('#')]
-    capped = [f'{r.name}{r.specifier}' for r in compat.requirements() if any(s.operator in ('<', '<=', '==', '~=') for s in r.specifier)]
+    caps = lambda r: ','.join(sorted(str(s) for s in r.specifier if s.operator in ('<', '<=', '==', '~=')))
+    capped = [r.name + caps(r) for r in compat.requirements() if caps(r)]
     unsaid = [c for c in capped if not any(re.match(rf'#\s*{re.escape(c)}: \w', l) for l in comments)]
     assert not unsaid, f'settings.ini: say why in a comment line `# {unsaid[0]}: <reason>`'
     assert {'fastai', 'fastcore', 'pandas', 'torch'} <= {r.name for r in compat.requirements() if any(s.operator == '>=' for s in r.specifier)}

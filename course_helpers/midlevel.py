@@ -110,7 +110,15 @@ class FixedPairs(Transform):
 
 # %% ../nbs/05_midlevel.ipynb #ac3d0d1f
 @dispatch
-def show_batch(x:SiameseImage, y, samples, ctxs=None, max_n=6, nrows=None, ncols=2, figsize=None, **kwargs):
+def show_batch(x:SiameseImage, # the decoded batch: first images, second images, targets
+               y,               # None here: `x` holds the targets (fastai passes what is left after `n_inp`)
+               samples,         # None here: a `SiameseImage` batch shows itself
+               ctxs=None,       # axes to draw on; None: a new grid
+               max_n=6,         # pairs to show at most
+               nrows=None,      # rows of the grid; None: as many as `max_n` and `ncols` need
+               ncols=2,         # pairs per row
+               figsize=None,    # size of the whole figure
+               **kwargs):       # passed on to `SiameseImage.show`
     "Show the first `max_n` pairs of a batch of `SiameseImage`s, `ncols` to a row."
     if ctxs is None: ctxs = get_grid(min(len(x[0]), max_n), nrows=nrows, ncols=ncols, figsize=figsize)
     for i,ctx in enumerate(ctxs): SiameseImage(x[0][i], x[1][i], x[2][i].item()).show(ctx=ctx, **kwargs)

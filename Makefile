@@ -42,9 +42,9 @@ TEST_ENV := COURSE_HELPERS_OFFLINE=1 COURSE_HELPERS_SYNTH=1 OMP_NUM_THREADS=1
 test-nbs: $(STAMP)
 	$(TEST_ENV) $(BIN)/nbdev_test --n_workers 2 --timing
 
-## The pytest suite in tests/.
+## The pytest suite in tests/, ending with its ten slowest tests (where make test's time goes).
 test-py: $(STAMP)
-	$(TEST_ENV) $(BIN)/python -m pytest -q tests
+	$(TEST_ENV) $(BIN)/python -m pytest -q --durations=10 tests
 
 ## Speed and memory figures: the scripts in benchmarks/ (adds the benchmark-only extra, scikit-surprise).
 bench: $(STAMP)

@@ -244,7 +244,7 @@ def test_save_refuses_files_it_did_not_write(models, tmp_path):
     a = models[0]
     (tmp_path/'notes.txt').write_text('mine')
     with pytest.raises(FileExistsError, match=r'holds files CollabModel.save did not write \(notes.txt\)'): a.save(tmp_path)
-    with pytest.raises(FileExistsError, match='is a file, not a model folder'): a.save(tmp_path/'notes.txt')
+    with pytest.raises(NotADirectoryError, match='path must be a folder'): a.save(tmp_path/'notes.txt')
     assert (tmp_path/'notes.txt').read_text() == 'mine' and sorted(p.name for p in tmp_path.iterdir()) == ['notes.txt']
 
 def test_save_refuses_ids_json_would_change(models, tmp_path):

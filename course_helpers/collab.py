@@ -87,16 +87,17 @@ def decay_exponent(wd:float, # fastai's `wd`
     "How much fastai's decoupled weight decay shrinks a weight over a one-cycle run: `wd * sum(lr_t)`."
     return check_real(wd, 'wd', ge=0)*one_cycle_lr_sum(lr, steps)
 
-# %% ../nbs/03_collab.ipynb #79b89599
+# %% ../nbs/03_collab.ipynb #25360576
 def item_pca(factors:pd.DataFrame, # learned factors, one row per item (indexed by item)
              n:int=2,              # number of principal components
             )->pd.DataFrame:       # one row per item, columns `pc1`...
     "Item factors projected onto their first `n` principal components."
-    x = np.asarray(factors, dtype=float); x = x - x.mean(0)
-    if x.ndim != 2: raise ValueError(f"factors must be a 2-d table (items x factors), got shape {x.shape}")
+    x = np.asarray(factors, dtype=float)
+    if x.ndim != 2 or not np.isfinite(x).all(): raise ValueError(f"factors must be a 2-d table (items x factors) of finite numbers, got shape {x.shape}")
+    x = x - x.mean(0)
     if not 1 <= check_count(n, 'n') <= min(x.shape): raise ValueError(f"n must be between 1 and {min(x.shape)} (items, factors), got {n}")
     _,_,vt = np.linalg.svd(x, full_matrices=False)
-    return pd.DataFrame(x @ vt[:n].T, index=getattr(factors, 'index', None), columns=[f'pc{i+1}' for i in range(n)])
+    return pd.DataFrame(x @ vt[:n].T, index=factors.index if isinstance(factors, pd.DataFrame) else None, columns=[f'pc{i+1}' for i in range(n)])
 
 # %% ../nbs/03_collab.ipynb #07f00e07
 def factor_recovery(learned, # (n, k) learned factors, one row per item

@@ -17,7 +17,7 @@ from .checks import check_choice, check_count, check_counts, check_id, check_ids
 # %% auto #0
 __all__ = ['CollabModel', 'recommend']
 
-# %% ../nbs/14_collab_model.ipynb #feecd183
+# %% ../nbs/14_collab_model.ipynb #7b54e8d0
 def _plain(o):
     "A NumPy or PyTorch scalar as the plain Python value that JSON keeps and dict lookups match."
     return o.item() if isinstance(o, (np.generic, torch.Tensor)) else o
@@ -47,7 +47,7 @@ class CollabModel:
         if not isinstance(counts, dict) or set(counts)!=set(classes): raise ValueError(f"counts must have the keys of classes, {list(classes)}")
         self.classes,self.counts = {},{}
         for k,v in classes.items():
-            ids = [_plain(o) for o in v]
+            ids = check_ids(list(v), f"classes[{k!r}]")
             self.classes[k],self.counts[k] = CategoryMap(ids, sort=False),check_counts(counts[k], f"counts[{k!r}]")
             if len(self.classes[k]) < len(ids): raise ValueError(f"classes[{k!r}] has an id twice")
             if self.counts[k].shape != (len(ids),): raise ValueError(f"counts[{k!r}] must hold {len(ids)} counts, one per id, got {len(self.counts[k])}")

@@ -100,13 +100,14 @@ def feedback_measures(log:pd.DataFrame, # columns round, user, item, source, rat
                          gini=gini(per_item) if any_rated else np.nan, heavy_user_share=top_share(per_user) if any_rated else np.nan))
     return pd.DataFrame(rows)
 
-# %% ../nbs/06_feedback.ipynb #f1ba7d38
+# %% ../nbs/06_feedback.ipynb #7ef33299
 FEEDBACK_LIMITS = dict(coverage=(0.1, None), exposure_gini=(None, 0.9), heavy_user_share=(None, 0.3))  # (low, high); None: no limit
 
 def feedback_alarms(measures:pd.DataFrame, # as `feedback_measures` returns
                     limits:dict|None=None,  # measure -> (low, high), None for no bound; default `FEEDBACK_LIMITS`
                    )->pd.DataFrame:         # round, measure, value, limit: one row per alarm
     "Every round and measure outside its limits: what a monitoring dashboard should raise an alarm for."
+    if not isinstance(measures, pd.DataFrame): raise TypeError(f"measures must be a DataFrame (as feedback_measures returns), got {type(measures).__name__}")
     limits = ifnone(limits, FEEDBACK_LIMITS)
     if not isinstance(limits, dict): raise TypeError(f"limits must be a dict of measure -> (low, high), got {type(limits).__name__}")
     miss = set(limits) - set(measures.columns)

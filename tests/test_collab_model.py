@@ -247,9 +247,12 @@ def test_save_refuses_files_it_did_not_write(models, tmp_path):
     with pytest.raises(NotADirectoryError, match='path must be a folder'): a.save(tmp_path/'notes.txt')
     assert (tmp_path/'notes.txt').read_text() == 'mine' and sorted(p.name for p in tmp_path.iterdir()) == ['notes.txt']
 
-def test_save_refuses_ids_json_would_change(models, tmp_path):
+def test_ids_and_names_json_would_change_are_refused(models, tmp_path):
     a = models[0]
-    m = CollabModel(a.model, {'user': ['#na#'] + [(1, i) for i in range(1, len(a.classes['user']))], 'title': a.classes['title'].items}, a.counts)
+    users = ['#na#'] + [(1, i) for i in range(1, len(a.classes['user']))]   # tuples: not ids
+    with pytest.raises(TypeError, match=r"classes\['user'\]\[1\] must be an id"): CollabModel(a.model, {'user': users, 'title': a.classes['title'].items})
+    m = CollabModel(a.model, {('user', 1): a.classes['user'].items, 'title': a.classes['title'].items},
+                    {('user', 1): a.counts['user'], 'title': a.counts['title']})   # a column name JSON would turn into a list
     with pytest.raises(TypeError, match='ids that JSON keeps'): m.save(tmp_path/'t')
     assert not (tmp_path/'t').exists()
 

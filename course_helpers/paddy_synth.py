@@ -155,7 +155,7 @@ def apportion(counts:dict,    # count per class (a dict or Series)
 # %% ../nbs/13_paddy_synth.ipynb #64e2119b
 def _rake(table:pd.DataFrame, rows, cols, iters:int=500)->pd.DataFrame:
     "Iterative proportional fitting: rescale `table`'s rows and columns in turn to sum to `rows`, `cols`."
-    t = table.to_numpy(float)
+    t = table.to_numpy(float, copy=True)  # a copy: under copy-on-write (pandas 3) `to_numpy` may hand back a read-only view
     r, c = np.asarray(rows, float), np.asarray(cols, float)
     for _ in range(iters):
         t *= (r/t.sum(1))[:, None]
@@ -169,7 +169,7 @@ def synth_pair_counts(n:int,         # images in the stand-in
                      )->pd.DataFrame: # images per (disease, variety), summing to `n`
     "The real (disease, variety) table scaled to `n` images, raked to give each class `min_per`."
     real = PADDY_PAIR_COUNTS
-    rows, cols = apportion(real.sum(1), n, min_per), apportion(real.sum(), n, min_per)
+    rows, cols = apportion(real.sum(axis=1), n, min_per), apportion(real.sum(), n, min_per)
     fit = _rake(real, list(rows.values()), list(cols.values()))
     res = pd.DataFrame({l: apportion(fit.loc[l], rows[l]) for l in fit.index}).T[fit.columns]
     while (need := pd.Series(cols) - res.sum()).any():  # move single images within a row until each column fits
@@ -186,7 +186,7 @@ def synth_ages(labels, # disease of each image
                rng,    # a numpy `Generator`
               )->np.ndarray:
     "An age in days for each image, drawn from the real ages of its disease."
-    p = PADDY_AGE_COUNTS.div(PADDY_AGE_COUNTS.sum(1), axis=0)
+    p = PADDY_AGE_COUNTS.div(PADDY_AGE_COUNTS.sum(axis=1), axis=0)
     res = np.zeros(len(labels), int)
     labels = np.asarray(labels)
     for l in np.unique(labels):

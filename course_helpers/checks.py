@@ -168,9 +168,9 @@ def _plain_ids(s:pd.Series)->list:
 def check_ids(ids,        # the value to check: a list-like of ids
               name:str,   # the argument's name, for the message
              )->list:     # the ids as a list of Python values
-    "`ids` as a list if it is a list-like of ids, each as `check_id` accepts it."
+    "`ids` as a list if it is an ordered list-like of ids (no set), each as `check_id` accepts it."
     what = 'a list of ids (list, tuple, array, Series)'
-    if not isinstance(ids, (list, tuple, range, set, frozenset, np.ndarray, torch.Tensor, pd.Series, pd.Index)):
+    if not isinstance(ids, (list, tuple, range, np.ndarray, torch.Tensor, pd.Series, pd.Index)):
         raise TypeError(_must(name, what, ids, typ=True))
     if isinstance(ids, (np.ndarray, torch.Tensor)) and ids.ndim != 1: raise ValueError(_must(name, what, _Said(f'an array of shape {tuple(ids.shape)}')))
     series = isinstance(ids, pd.Series)

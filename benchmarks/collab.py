@@ -1,6 +1,7 @@
-"""Collaborative filtering on ML-100k's splits: fastbook's recipe, course_helpers' recipe, Surprise's SVD and SVD++, a global mean.
+"""Collaborative filtering on ML-100k's splits: fastbook's recipe, course_helpers' recipe, myFM, Surprise's SVD and SVD++, a global mean.
 
-    python benchmarks/collab.py [--data DIR] [--split random,u1,folds] [--systems fastbook,course_helpers,...] [--quick] [--threads N]
+    python benchmarks/collab.py [--data DIR] [--split random,u1,folds] [--systems fastbook,course_helpers,...] [--quick]
+                                [--cache PATH] [--refresh]
 
 `--data` is a folder in the ML-100k layout (u.data; u1.base/u1.test ... u5.base/u5.test for the fixed splits); without
 it, the real ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated ML-100k-shaped set
@@ -11,35 +12,39 @@ it, the real ML-100k in ~/.fastai/data/ml-100k if it is there, else a generated 
 - `folds`: u1 to u5 (the five test sets share no rating), reported as mean and standard deviation over the folds
   present (a generated set has only u1).
 
-Every system trains on the same rows and is scored on the same rows. `course_helpers` is `fit_collab` with the
-movie tags of the folder's u.item (`movielens_tags`: genres and release decade; the user tags of u.user are left out,
-as 04_collab_recipe's ablation found they do not help); `course_helpers_plain` is the same recipe without them
-(Surprise's models and fastbook's use none).
+Every system trains on the same rows and is scored on the same rows. `course_helpers` is `fit_collab` with its defaults
+and the movie tags of the folder's u.item (`movielens_tags`: genres and release decade); `course_helpers_plain` is the
+same recipe without the tags (Surprise's models, myFM and fastbook's use none). `fastbook` is `fit_fastbook`, chapter 8's
+recipe, on one PyTorch thread. `myfm` is myFM's Bayesian factorisation machine (`pip install myfm 'setuptools<81'`) set
+up as its documentation's MovieLens example: rank 10, 300 Gibbs samples all kept, and as features the user and movie
+ids plus, on each side, the ids it was rated with in the training rows, weighted 1/sqrt(their number) (SVD++'s implicit
+features and their flipped version, as `RelationBlock`s); the example's date feature is left out, as every other system
+here sees no time. myFM's results are cached per split in `--cache` (default benchmarks/results/collab_myfm.json), keyed
+by the rows it trains and scores on, so a later run on the same data reads them instead of sampling again
+(`--refresh` samples again and replaces them).
 
 Prints one JSON line per split and system on stdout: `{"split": ..., "system": ..., "rmse": ..., "train_s": ...}`,
 for `folds` also the per-fold `rmses` and, from two folds, their standard deviation `sd` (`rmse` and `train_s` are then
-means over the folds); a system that
-cannot run prints `{"split": ..., "system": ..., "skipped": why}`. At the end it prints a Markdown table of the same
-figures on stderr, beside the u1 RMSEs published for GC-MC (0.910), IGMC (0.905) and GLocal-K (0.889). `train_s` is the
-wall time of training alone (after PyTorch's one-time cost of a process's first optimiser step, paid up front): compare
-systems within one run, not across machines. fastbook's recipe runs on `--threads` PyTorch CPU threads (default 1, what
-the course_helpers recipe uses at ML-100k's size: its batches are too small to gain from more, and on a shared machine
-two threads can stall each other for minutes).
+means over the folds); a system that cannot run prints `{"split": ..., "system": ..., "skipped": why}`. At the end it
+prints a Markdown table of the same figures on stderr, beside the u1 RMSEs published for GC-MC (0.910), IGMC (0.905) and
+GLocal-K (0.889). `train_s` is the wall time of training alone (after PyTorch's one-time cost of a process's first
+optimiser step, paid up front): compare systems within one run, not across machines.
 """
-import argparse, contextlib, json, os, sys, time
+import contextlib, hashlib, io, json, os, sys, time, warnings
 from pathlib import Path
 import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
 import numpy as np, pandas as pd, torch
-from fastai.collab import collab_learner
-from fastai.torch_core import set_seed
+from fastcore.script import call_parse
 from fastai.data.transforms import RandomSplitter
+from course_helpers.checks import check_choice, check_path
+from course_helpers.files import atomic_write
 from course_helpers.movielens import mean_rmse, movielens_path, movielens_rating_range, read_ratings
-from course_helpers.collab_recipe import collab_dls, fit_collab, movielens_tags, torch_threads, valid_rmse
+from course_helpers.collab_recipe import collab_dls, fit_collab, fit_fastbook, movielens_tags
 
-SYSTEMS = ('global_mean', 'fastbook', 'course_helpers', 'course_helpers_plain', 'svd', 'svdpp')
+SYSTEMS = ('global_mean', 'fastbook', 'course_helpers', 'course_helpers_plain', 'myfm', 'svd', 'svdpp')
 SPLITS = ('random', 'u1', 'folds')
 PUBLISHED = {'GC-MC': 0.910, 'IGMC': 0.905, 'GLocal-K': 0.889}  # u1 RMSEs as their papers report them
-THREADS = 1  # PyTorch CPU threads for fastbook's recipe (`--threads`)
+CACHE = Path(__file__).resolve().parent/'results'/'collab_myfm.json'
 
 def load_split(path:Path, split:str):
     "(train, valid) rating tables of the folder `path` for `split`: 'random', or a fixed split such as 'u1'."
@@ -60,13 +65,9 @@ def global_mean(train, valid, quick, tags):
     return r, time.perf_counter() - t
 
 def fastbook(train, valid, quick, tags):
-    "fastbook chapter 8: `collab_learner(dls, n_factors=50, y_range=(0, 5.5))`, `fit_one_cycle(5, 5e-3, wd=0.1)`, bs=64."
-    set_seed(42, reproducible=True)  # fastai's shuffling draws from Python's and PyTorch's generators
-    dls = collab_dls(train, valid, bs=64)
-    learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5))
-    with learn.no_bar(), learn.no_logging(), torch_threads(THREADS):
-        t = time.perf_counter(); learn.fit_one_cycle(1 if quick else 5, 5e-3, wd=0.1); t = time.perf_counter() - t
-    return valid_rmse(learn),t
+    "fastbook chapter 8's recipe (`fit_fastbook`), one epoch with `quick`."
+    _,r,t = fit_fastbook(train, valid, epochs=1 if quick else 5)
+    return r,t
 
 def course_helpers(train, valid, quick, tags):
     "`course_helpers.collab_recipe.fit_collab` with its defaults, which scale with the data, and the folder's side information."
@@ -77,6 +78,27 @@ def course_helpers(train, valid, quick, tags):
 def course_helpers_plain(train, valid, quick, tags):
     "`fit_collab` without side information: the rules alone."
     return course_helpers(train, valid, quick, {})
+
+def myfm(train, valid, quick, tags):
+    "myFM's documented ML-100k setup: rank 10, 300 Gibbs samples, ids plus implicit features on both sides (30 samples with `quick`)."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # myfm imports pkg_resources, which warns that it is deprecated
+        import myfm as mf
+    import scipy.sparse as sps
+    us,ms = pd.Categorical(train.user),pd.Categorical(train.movie)
+    u,m = us.codes + 1,ms.codes + 1  # 0: an id that is not in the training rows
+    vu,vm = (pd.Categorical(valid[c], categories=cs.categories).codes + 1 for c,cs in (('user', us), ('movie', ms)))
+    def side(a, b, na, nb):
+        "One row per id: its one-hot id, then the ids it was rated with in the training rows, weighted 1/sqrt(their number)."
+        x = sps.csr_matrix((np.ones(len(a)), (a, b)), shape=(na, nb))
+        return sps.hstack([sps.identity(na, format='csr'), sps.diags(1/np.sqrt(np.maximum(x.getnnz(1), 1))) @ x], format='csr')
+    U,M = side(u, m, len(us.categories)+1, len(ms.categories)+1),side(m, u, len(ms.categories)+1, len(us.categories)+1)
+    n,fm = 30 if quick else 300,mf.MyFMRegressor(rank=10, random_seed=42)
+    t = time.perf_counter()
+    with contextlib.redirect_stderr(io.StringIO()):  # no progress bar
+        fm.fit(None, train.rating.to_numpy(float), X_rel=[mf.RelationBlock(u, U), mf.RelationBlock(m, M)], n_iter=n, n_kept_samples=n)
+    t = time.perf_counter() - t
+    return rmse(fm.predict(None, X_rel=[mf.RelationBlock(vu, U), mf.RelationBlock(vm, M)]), valid.rating),t
 
 def _surprise(algo):
     "A runner that fits the Surprise model `algo()` on `train` and scores it on `valid`."
@@ -100,13 +122,32 @@ def _svdpp():
     return SVDpp(random_state=42, cache_ratings=True)
 
 RUNNERS = dict(global_mean=global_mean, fastbook=fastbook, course_helpers=course_helpers, course_helpers_plain=course_helpers_plain,
-               svd=_surprise(_svd), svdpp=_surprise(_svdpp))
+               myfm=myfm, svd=_surprise(_svd), svdpp=_surprise(_svdpp))
 
 def skip_reason(system:str):
     "Why `system` cannot run here, or None."
-    if system in ('svd', 'svdpp'):
-        try: import surprise
-        except ImportError: return 'scikit-surprise is not installed (a benchmark-only extra: pip install scikit-surprise)'
+    for name,pkg,how in (('svd', 'surprise', 'scikit-surprise'), ('svdpp', 'surprise', 'scikit-surprise'), ('myfm', 'myfm', "myfm 'setuptools<81'")):
+        if system != name: continue
+        try:
+            with warnings.catch_warnings(): warnings.simplefilter('ignore'); __import__(pkg)
+        except ImportError: return f'{pkg} is not installed (a benchmark-only extra: pip install {how})'
+
+def rows_key(system:str, train, valid, quick:bool)->str:
+    "A key naming `system`'s run on exactly these rows: any change to the rows, or `quick`, gives another key."
+    h = hashlib.sha1(f'{system} {quick}'.encode())
+    for df in (train, valid): h.update(pd.util.hash_pandas_object(df[['user', 'movie', 'rating']], index=False).values.tobytes())
+    return h.hexdigest()[:16]
+
+def cached(system:str, split:str, train, valid, quick:bool, tags, cache:Path|None, refresh:bool=False):
+    "(RMSE, train seconds) of `system` on `split`: read from `cache` if it holds this run (and not `refresh`), else run it and write it there."
+    if cache is None: return RUNNERS[system](train, valid, quick, tags)
+    key,res = rows_key(system, train, valid, quick),json.loads(cache.read_text()) if cache.exists() else {}
+    if refresh or key not in res:
+        r,t = RUNNERS[system](train, valid, quick, tags)
+        res = (json.loads(cache.read_text()) if cache.exists() else {}) | {key: dict(system=system, split=split, rmse=r, train_s=t, cpus=os.cpu_count(),
+               load=round(os.getloadavg()[0], 2), measured=time.strftime('%Y-%m-%d %H:%M'))}
+        atomic_write(cache, json.dumps(res, indent=1))
+    return res[key]['rmse'],res[key]['train_s']
 
 def warm_up():
     "Pay PyTorch's one-time cost of a process's first `torch.optim` step (about a second: lazy imports) before timing."
@@ -134,31 +175,27 @@ def table(rows:list)->str:
         out.append(f'| {name} (published) | ' + ' | '.join(f'{r:.3f}' if s == 'u1' else '' for s in splits) + ' |')
     return '\n'.join(out)
 
-def main(argv=None):
-    "Parse the command line, load the splits, print one JSON line per split and system, then a Markdown table."
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--data', type=Path, help='folder in the ML-100k layout (default: real ML-100k if present, else generated)')
-    p.add_argument('--split', default='random', help=f'comma-separated, from {",".join(SPLITS)} (default random)')
-    p.add_argument('--systems', default=','.join(SYSTEMS), help=f'comma-separated, from {",".join(SYSTEMS)}')
-    p.add_argument('--quick', action='store_true', help='fastbook with 1 epoch instead of 5 (for tests)')
-    p.add_argument('--threads', type=int, default=1, help="PyTorch CPU threads for fastbook's recipe (course_helpers' picks its own)")
-    a = p.parse_args(argv)
-    global THREADS; THREADS = a.threads
-    systems = [s.strip() for s in a.systems.split(',') if s.strip()]
-    if bad := [s for s in systems if s not in RUNNERS]: p.error(f'unknown system {", ".join(bad)}: choose from {",".join(SYSTEMS)}')
-    splits = [s.strip() for s in a.split.split(',') if s.strip()]
-    if bad := [s for s in splits if s not in SPLITS]: p.error(f'unknown split {", ".join(bad)}: choose from {",".join(SPLITS)}')
-    with contextlib.redirect_stdout(sys.stderr): path = movielens_path(a.data)  # keep stdout for the JSON lines
-    if not path.is_dir(): p.error(f'--data {path}: no such folder')
+@call_parse
+def main(data:str=None,                     # folder in the ML-100k layout (default: the real ML-100k if present, else generated)
+         split:str='random',                # comma-separated, from random, u1, folds
+         systems:str=','.join(SYSTEMS),     # comma-separated, from global_mean, fastbook, course_helpers, course_helpers_plain, myfm, svd, svdpp
+         quick:bool=False,                  # fastbook with 1 epoch instead of 5, myFM with 30 samples instead of 300 (for tests)
+         cache:str=str(CACHE),              # file of myFM's results per split (kept between runs)
+         refresh:bool=False,                # run myFM again and replace its cached results
+        ):
+    "Load the splits, print one JSON line per split and system, then a Markdown table."
+    systems = [check_choice(s.strip(), 'systems', SYSTEMS) for s in systems.split(',') if s.strip()]
+    splits = [check_choice(s.strip(), 'split', SPLITS) for s in split.split(',') if s.strip()]
+    if data is not None: data = check_path(data, 'data', kind='dir')
+    with contextlib.redirect_stdout(sys.stderr): path = movielens_path(data)  # keep stdout for the JSON lines
+    cache = check_path(cache, 'cache', kind='file', exists=False)
     data = {}
-    try:
-        if 'random' in splits: data['random'] = load_split(path, 'random')
-        for f in fold_names(path, splits): data[f] = load_split(path, f)
-        tags = movielens_tags(path) if 'course_helpers' in systems and (path/'u.item').exists() else {}
-    except (FileNotFoundError, ValueError) as e: p.error(str(e))
+    if 'random' in splits: data['random'] = load_split(path, 'random')
+    for f in fold_names(path, splits): data[f] = load_split(path, f)
+    tags = movielens_tags(path) if 'course_helpers' in systems and (path/'u.item').exists() else {}
     print(f'{path}: ' + ', '.join(f'{k} ({len(tr)} train, {len(va)} valid ratings)' for k,(tr,va) in data.items()) +
-          f'; side information: {", ".join(k for k,v in tags.items() if v is not None) or "none"}; fastbook on {a.threads} torch thread(s), '
-          f'{os.cpu_count()} CPUs', file=sys.stderr)
+          f'; side information: {", ".join(k for k,v in tags.items() if v is not None) or "none"}; {os.cpu_count()} CPUs, '
+          f'load {os.getloadavg()[0]:.1f}', file=sys.stderr)
     warm_up()
     rows = []
     def emit(r): rows.append(r); print(json.dumps(r), flush=True)
@@ -166,7 +203,7 @@ def main(argv=None):
         if why := skip_reason(s):
             for sp in splits: emit(dict(split=sp, system=s, skipped=why))
             continue
-        res = {k: RUNNERS[s](*data[k], a.quick, tags) for k in data}
+        res = {k: cached(s, k, *data[k], quick, tags, cache if s == 'myfm' else None, refresh) for k in data}
         for sp in splits:
             if sp in ('random', 'u1'): emit(dict(split=sp, system=s, rmse=round(res[sp][0], 4), train_s=round(res[sp][1], 2)))
             else:
@@ -174,5 +211,3 @@ def main(argv=None):
                 emit(dict(split=sp, system=s, rmse=round(rs.mean(), 4), **({'sd': round(rs.std(ddof=1), 4)} if len(rs) > 1 else {}),
                           rmses=[round(r, 4) for r in rs], train_s=round(float(np.mean(ts)), 2)))
     print('\n' + table(rows), file=sys.stderr)
-
-if __name__ == '__main__': main()

@@ -1,7 +1,7 @@
 """How the collaborative filtering recipe's time, memory and error grow with the data, from ML-100k's size to ML-25M's.
 
     python benchmarks/collab_scale.py [--sizes ml-100k,ml-1m,ml-10m,ml-25m] [--device cpu|cuda] [--threads 2]
-                                      [--fastbook-cap 600] [--out PATH] [--plot PATH] [--plot-only]
+                                      [--fastbook_cap 600] [--out PATH] [--plot PATH] [--plot_only]
 
 For each size (`course_helpers.movielens_synth.ML_SIZES`: generated sets shaped like MovieLens 100k, 1M, 10M and 25M,
 cached under `data_home()`, generated on first use in a process of its own and timed as `gen_s`), in a process of its
@@ -12,24 +12,26 @@ own so that its peak memory is its own:
 - `train_s`, `rmse`: `fit_collab(dls, item_tags=...)` on `--device`, and its validation RMSE; `global_mean_rmse`, and
   `floor`, the RMSE of the generator's expected ratings (no model can expect to beat it);
 - `peak_gb`: the process's peak resident memory after loading and training (Linux's ru_maxrss), `gpu_peak_gb` on CUDA;
-- fastbook's recipe (`collab_learner(dls, n_factors=50, y_range=(0, 5.5))`, `fit_one_cycle(5, 5e-3, wd=0.1)` at
-  bs=64, on one CPU thread) on the same split and device, stopped by a callback once its training has run `--fastbook-cap` seconds: its
-  RMSE and time where it finished (`fastbook_status` 'finished'), else where it stopped; after a size where it did not
-  finish it is not run on the larger ones. Nothing is extrapolated. `--fastbook-cap 0` skips it.
+- fastbook's recipe (`fit_fastbook`: `collab_learner(dls, n_factors=50, y_range=(0, 5.5))`, `fit_one_cycle(5, 5e-3, wd=0.1)`
+  at bs=64, on one CPU thread) on the same split and device, stopped by a callback once its training has run `--fastbook_cap`
+  seconds: its RMSE and time where it finished (`fastbook_status` 'finished'), else where it stopped; after a size where it
+  did not finish it is not run on the larger ones. Nothing is extrapolated. `--fastbook_cap 0` skips it.
 
 Prints one JSON line per size, writes them to `--out` (default benchmarks/results/collab_scale_<device>.json), then
 draws time against ratings on log-log axes from every results file there is (CPU and, once a GPU run's file is copied
 into benchmarks/results/, CUDA) into `--plot` (default benchmarks/collab_scale.png) and prints a Markdown table of
-them. `--plot-only` just redraws the plot and the table from the results files (and `--out`, if given). PyTorch uses `--threads` CPU threads
+them. `--plot_only` just redraws the plot and the table from the results files (and `--out`, if given). PyTorch uses `--threads` CPU threads
 (default: all cores); the recipe uses one for ML-100k-sized batches and all of them from 16,384 rows a batch.
 The 25M set takes minutes to generate the first time and several GB: run it alone, on a quiet machine, under `nice`.
 """
-import argparse, json, os, platform, subprocess, sys, time
+import json, os, platform, subprocess, sys, time
 from pathlib import Path
+from fastcore.script import call_parse
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT.parent))  # this checkout's course_helpers, installed or not (a bare GPU machine has only the checkout)
 import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
+from course_helpers.checks import check_choice, check_count, check_device, check_real, check_path
 from course_helpers.files import atomic_write
 from course_helpers.movielens_synth import ML_SIZES
 from synth_movielens import peak_gb
@@ -43,25 +45,19 @@ def device_name(device:str)->str:
     return f'{platform.processor() or platform.machine()} CPU, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads'
 
 def fastbook_fit(train, valid, device:str, cap:float):
-    "fastbook chapter 8's recipe, stopped once training has run `cap` seconds: (RMSE, seconds, status)."
+    "fastbook chapter 8's recipe (`fit_fastbook`), stopped once training has run `cap` seconds: (RMSE, seconds, status)."
     from fastai.callback.core import Callback, CancelFitException
-    from fastai.collab import collab_learner
-    from fastai.torch_core import set_seed
-    from course_helpers.collab_recipe import collab_dls, torch_threads, valid_rmse
+    from course_helpers.collab_recipe import fit_fastbook
     class TimeCap(Callback):
         "Stop the fit once it has run `cap` seconds; remember how far it got."
         def before_fit(self): self.t0,self.stopped = time.perf_counter(),False
         def after_batch(self):
             if time.perf_counter() - self.t0 > cap: self.stopped = True; raise CancelFitException
-    set_seed(42, reproducible=True)
-    dls = collab_dls(train, valid, bs=64).to(device)
-    learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5), cbs=(cap_cb := TimeCap()))
-    with learn.no_bar(), learn.no_logging(), torch_threads(1):  # batches of 64 gain nothing from more threads (as the recipe's small ones)
-        t = time.perf_counter(); learn.fit_one_cycle(5, 5e-3, wd=0.1); t = time.perf_counter() - t
-    done = learn.epoch + (learn.iter + 1)/len(dls.train)
-    return valid_rmse(learn),t,('finished' if not cap_cb.stopped else f'stopped at the {cap:g} s cap after {done:.2f} of 5 epochs')
+    learn,r,t = fit_fastbook(train, valid, device=device, cbs=(cap_cb := TimeCap()))
+    done = learn.epoch + (learn.iter + 1)/len(learn.dls.train)
+    return r,t,('finished' if not cap_cb.stopped else f'stopped at the {cap:g} s cap after {done:.2f} of 5 epochs')
 
-def one(size:str, device:str, cap:float):
+def one_size(size:str, device:str, cap:float):
     "Load, train and score the set `size` in this process; print its JSON line."
     import torch
     import course_helpers  # first: hides fastai's torch.jit.script FutureWarning
@@ -75,7 +71,8 @@ def one(size:str, device:str, cap:float):
     t = time.perf_counter(); dls = collab_dls(train, valid); tags = movielens_tags(path); dls_s = time.perf_counter() - t
     if device.startswith('cuda'): torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter(); learn,rmse = fit_collab(dls, device=device, **tags); train_s = time.perf_counter() - t
-    res = dict(size=size, device=device_name(device), n_ratings=len(train)+len(valid), n_train=len(train), bs=collab_hparams(len(train))['bs'],
+    hp = collab_hparams(len(train), n_ids=train.user.nunique() + train.movie.nunique())
+    res = dict(size=size, device=device_name(device), n_ratings=len(train)+len(valid), n_train=len(train), bs=hp['bs'], implicit=hp['implicit'],
                read_s=round(read_s, 1), dls_s=round(dls_s, 1), load_s=round(read_s + dls_s, 1), train_s=round(train_s, 1),
                rmse=round(rmse, 4), global_mean_rmse=round(mean_rmse(train.rating, valid.rating), 4),
                floor=round(movielens_truth(path).best_rmse(valid), 4), peak_gb=round(peak_gb(), 2), base_gb=round(base, 2))
@@ -110,7 +107,7 @@ def table(runs:dict)->str:
                        f"{r['rmse']:.4f} | {fb} | {r['global_mean_rmse']:.4f} | {r['floor']:.4f} |")
     return '\n'.join(out)
 
-def plot(runs:dict, fname:Path):
+def draw(runs:dict, fname:Path):
     "Time against ratings on log-log axes: the recipe's training and loading per device, fastbook's training where it finished."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
@@ -127,49 +124,44 @@ def plot(runs:dict, fname:Path):
     ax.set(xscale='log', yscale='log', xlabel='ratings (80% train, 20% valid)', ylabel='seconds', title='Collaborative filtering recipe at MovieLens sizes')
     ax.legend(fontsize=7); fig.tight_layout(); fig.savefig(fname, dpi=100); plt.close(fig)
 
-def main(argv=None):
+@call_parse
+def main(sizes:str=','.join(SIZES),   # comma-separated, from ml-100k, ml-1m, ml-10m, ml-25m
+         device:str='cpu',            # 'cpu' or 'cuda' (or 'cuda:1', ...)
+         threads:int=os.cpu_count(),  # PyTorch CPU threads (default: all cores)
+         fastbook_cap:float=600,      # seconds fastbook's recipe may train per size (0: skip it)
+         out:str=None,                # results file (default benchmarks/results/collab_scale_<device>.json)
+         plot:str=str(ROOT/'collab_scale.png'), # PNG to draw ('' to skip)
+         plot_only:bool=False,        # only redraw the plot and the table from the results files (and --out)
+         one:str=None,                # (internal) run this one size in this process
+         gen:str=None,                # (internal) generate this one size in this process
+        ):
     "Run each size in a child process, collect its JSON line, write the results, the plot and the table."
-    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    p.add_argument('--sizes', default=','.join(SIZES), help=f'comma-separated, from {",".join(SIZES)}')
-    p.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (or 'cuda:1', ...)")
-    p.add_argument('--threads', type=int, default=os.cpu_count(), help='PyTorch CPU threads (default: all cores)')
-    p.add_argument('--fastbook-cap', type=float, default=600, help="seconds fastbook's recipe may train per size (0: skip it)")
-    p.add_argument('--out', type=Path, help='results file (default benchmarks/results/collab_scale_<device>.json)')
-    p.add_argument('--plot', type=Path, default=ROOT/'collab_scale.png', help="PNG to draw ('' to skip)")
-    p.add_argument('--plot-only', action='store_true', help='only redraw the plot and the table from the results files (and --out)')
-    p.add_argument('--one', help=argparse.SUPPRESS)  # run one size in this process
-    p.add_argument('--gen', help=argparse.SUPPRESS)  # generate one size in this process
-    a = p.parse_args(argv)
-    if a.threads < 1: p.error(f'--threads {a.threads}: must be at least 1')
-    if a.gen: return print(json.dumps(dict(gen_s=round(generate(a.gen), 1))))
-    if a.one:
-        import torch; torch.set_num_threads(a.threads)
-        return one(a.one, a.device, a.fastbook_cap)
-    if not a.plot_only:
-        sizes = [s.strip() for s in a.sizes.split(',') if s.strip()]
-        if bad := [s for s in sizes if s not in SIZES]: p.error(f'unknown size {", ".join(bad)}: choose from {",".join(SIZES)}')
-        if a.device.startswith('cuda'):
-            import torch
-            if not torch.cuda.is_available(): p.error(f'--device {a.device}: no CUDA device here')
-        rows,cap = [],a.fastbook_cap
+    threads,cap = check_count(threads, 'threads'),check_real(fastbook_cap, 'fastbook_cap', ge=0)
+    if gen: return print(json.dumps(dict(gen_s=round(generate(check_choice(gen, 'gen', SIZES)), 1))))
+    if one:
+        import torch; torch.set_num_threads(threads)
+        return one_size(check_choice(one, 'one', SIZES), device, cap)
+    out = None if out is None else check_path(out, 'out', kind='file', exists=False)
+    if not plot_only:
+        sizes = [check_choice(s.strip(), 'sizes', SIZES) for s in sizes.split(',') if s.strip()]
+        check_device(device)
+        rows = []
         for s in sizes:
             g = subprocess.run([sys.executable, __file__, '--gen', s], stdout=subprocess.PIPE, text=True)
             if g.returncode: sys.exit(f'{s}: generating the set failed (exit code {g.returncode})')
-            r = subprocess.run([sys.executable, __file__, '--one', s, '--device', a.device, '--threads', str(a.threads),
-                                '--fastbook-cap', str(cap)], stdout=subprocess.PIPE, text=True)
+            r = subprocess.run([sys.executable, __file__, '--one', s, '--device', device, '--threads', str(threads),
+                                '--fastbook_cap', str(cap)], stdout=subprocess.PIPE, text=True)
             if r.returncode: sys.exit(f'{s}: the child process failed (exit code {r.returncode})')
             row = json.loads(r.stdout.strip().splitlines()[-1]) | json.loads(g.stdout.strip().splitlines()[-1])
-            if row['fastbook_status'] == 'not run' and cap == 0 and a.fastbook_cap > 0:
-                row['fastbook_status'] = f'not run: it did not finish on a smaller set within {a.fastbook_cap:g} s'
+            if row['fastbook_status'] == 'not run' and cap == 0 and fastbook_cap > 0:
+                row['fastbook_status'] = f'not run: it did not finish on a smaller set within {fastbook_cap:g} s'
             print(json.dumps(row), flush=True); rows.append(row)
             if row['fastbook_status'].startswith('stopped'): cap = 0
-        out = a.out or RESULTS/f"collab_scale_{a.device.split(':')[0]}.json"
+        out = out or RESULTS/f"collab_scale_{device.split(':')[0]}.json"
         atomic_write(out, json.dumps(rows, indent=1))
-    files,out = results_files(),(out if not a.plot_only else a.out)
+    files = results_files()
     if out is not None and out.resolve() not in [f.resolve() for f in files]: files.append(out)
     runs = {rows[0]['device']: rows for f in files if (rows := json.loads(f.read_text()))}
-    if not runs: p.error(f'no results in {RESULTS}: run without --plot-only first')
-    if str(a.plot) not in ('', '.'): plot(runs, a.plot)
+    if not runs: raise FileNotFoundError(f'no results in {RESULTS}: run without --plot_only first')
+    if plot not in ('', '.'): draw(runs, Path(plot))
     print('\n' + table(runs), file=sys.stderr)
-
-if __name__ == '__main__': main()

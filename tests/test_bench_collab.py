@@ -1,11 +1,9 @@
 "benchmarks/collab.py end to end on a tiny generated MovieLens folder."
-import json, math, subprocess, sys
-from pathlib import Path
+import json, math
 import numpy as np, pytest
 from course_helpers.movielens_synth import synth_movielens, write_movielens
 
-ROOT = Path(__file__).resolve().parents[1]
-SYSTEMS = ['global_mean', 'fastbook', 'course_helpers', 'course_helpers_plain', 'svd', 'svdpp']
+SYSTEMS = ['global_mean', 'fastbook', 'course_helpers', 'course_helpers_plain', 'myfm', 'svd', 'svdpp']
 
 @pytest.fixture(scope='module')
 def tiny(tmp_path_factory):
@@ -18,36 +16,33 @@ def tiny(tmp_path_factory):
     return path
 
 @pytest.fixture
-def bench(capsys):
-    "Run benchmarks/collab.py's `main` in this process: (exit code, its JSON lines, its stderr)."
+def bench(capsys, tmp_path):
+    "Run benchmarks/collab.py's `main` in this process, myFM's cache in a temporary file: (its JSON lines, its stderr)."
     import collab
-    def run(*args):
-        try: collab.main(list(map(str, args))); rc = 0
-        except SystemExit as e: rc = e.code
+    def run(**kw):
+        collab.main(**{'cache': tmp_path/'myfm.json', **kw})
         out,err = capsys.readouterr()
-        return rc,[json.loads(l) for l in out.splitlines() if l.strip()],err
+        return [json.loads(l) for l in out.splitlines() if l.strip()],err
     return run
 
 def test_all_systems(tiny, bench):
-    rc,rows,err = bench('--data', tiny, '--split', 'random,u1', '--quick')
-    assert rc == 0, err
+    rows,err = bench(data=tiny, split='random,u1', quick=True)
     for split in ('random', 'u1'):
         got = {r['system']:r for r in rows if r['split'] == split}
         assert list(got) == SYSTEMS
         for s,r in got.items():
-            if 'skipped' in r: assert s in ('svd', 'svdpp') and 'scikit-surprise' in r['skipped']; continue
+            if 'skipped' in r: assert s in ('svd', 'svdpp', 'myfm') and 'is not installed' in r['skipped']; continue
             assert set(r) == {'split', 'system', 'rmse', 'train_s'} and math.isfinite(r['rmse']) and r['train_s'] >= 0, r
         gm = got['global_mean']['rmse']
         assert 0.8 < gm < 1.5
         # trained models beat predicting the mean (fastbook runs 1 epoch here: only finite)
-        for s in ('course_helpers', 'course_helpers_plain', 'svd', 'svdpp'):
+        for s in ('course_helpers', 'course_helpers_plain', 'myfm', 'svd', 'svdpp'):
             if 'rmse' in got[s]: assert got[s]['rmse'] < gm - 0.05, (s, got[s], gm)
     assert 'side information: item_tags' in err   # a generated set has u.item (genres, dates), no u.user
 
 def test_folds_and_table(tiny, bench):
     "`folds` runs every uK split the folder has and reports their mean and spread; u1 is its first fold; the table follows."
-    rc,rows,err = bench('--data', tiny, '--split', 'u1,folds', '--systems', 'global_mean,course_helpers_plain')
-    assert rc == 0, err
+    rows,err = bench(data=tiny, split='u1,folds', systems='global_mean,course_helpers_plain')
     by = {(r['split'], r['system']):r for r in rows}
     f = by['folds', 'course_helpers_plain']
     assert len(f['rmses']) == 2 and f['rmses'][0] == by['u1', 'course_helpers_plain']['rmse']
@@ -69,34 +64,49 @@ def test_same_split_for_everyone(tiny):
     assert len(t1) == len(read_ratings(tiny/'u1.base')) and len(v1) == len(read_ratings(tiny/'u1.test'))
 
 def test_one_system_and_deterministic(tiny, bench):
-    a = bench('--data', tiny, '--systems', 'course_helpers,fastbook', '--quick')
-    b = bench('--data', tiny, '--systems', 'course_helpers,fastbook', '--quick')
-    assert a[0] == b[0] == 0 and [r['system'] for r in a[1]] == ['course_helpers', 'fastbook']
-    assert [r['rmse'] for r in a[1]] == [r['rmse'] for r in b[1]]
+    a = bench(data=tiny, systems='course_helpers,fastbook', quick=True)
+    b = bench(data=tiny, systems='course_helpers,fastbook', quick=True)
+    assert [r['system'] for r in a[0]] == ['course_helpers', 'fastbook']
+    assert [r['rmse'] for r in a[0]] == [r['rmse'] for r in b[0]]
+
+def test_myfm_cached(tiny, bench, tmp_path):
+    "myFM's results are kept per split, keyed by the rows: a second run reads them; other rows or --refresh run it again."
+    pytest.importorskip('myfm')
+    import collab
+    (a,_),cache = bench(data=tiny, split='u1,random', systems='myfm', quick=True),tmp_path/'myfm.json'
+    saved = json.loads(cache.read_text())
+    assert sorted(r['split'] for r in saved.values()) == ['random', 'u1'] and all(r['system'] == 'myfm' for r in saved.values())
+    (b,_) = bench(data=tiny, split='u1,random', systems='myfm', quick=True)
+    assert a == b and json.loads(cache.read_text()) == saved                         # read, not run again
+    (c,_) = bench(data=tiny, split='u1,random', systems='myfm', quick=True, refresh=True)
+    assert [r['rmse'] for r in c] == [r['rmse'] for r in a]                          # seeded: the same figures again
+    assert json.loads(cache.read_text()).keys() == saved.keys()
+    tr,va = collab.load_split(tiny, 'u1')
+    assert collab.rows_key('myfm', tr, va, True) in saved and collab.rows_key('myfm', tr.iloc[1:], va, True) not in saved
 
 def test_bad_input(tiny, tmp_path, bench):
-    rc,rows,err = bench('--data', tiny, '--systems', 'svd,nope')
-    assert rc != 0 and 'unknown system nope' in err and not rows
-    rc,rows,err = bench('--data', tiny, '--split', 'u1,u9')
-    assert rc != 0 and 'unknown split u9' in err and not rows
-    rc,_,err = bench('--data', tmp_path/'missing')
-    assert rc != 0 and 'no such folder' in err
-    (tmp_path/'u.data').write_text('1\t2\t3\t4\n')
-    rc,_,err = bench('--data', tmp_path, '--split', 'u1')
-    assert rc != 0 and 'u1.base' in err and 'not found' in err
-    (tmp_path/'u.data').write_text('1\t2\tfive\t4\n')
-    rc,_,err = bench('--data', tmp_path)
-    assert rc != 0 and 'rating' in err and 'five' in err
+    with pytest.raises(ValueError, match="systems must be one of 'global_mean', .*got 'nope'"): bench(data=tiny, systems='svd,nope')
+    with pytest.raises(ValueError, match="split must be one of 'random', 'u1', 'folds', got 'u9'"): bench(data=tiny, split='u1,u9')
+    with pytest.raises(FileNotFoundError, match='data must be an existing folder'): bench(data=tmp_path/'missing')
+    (tmp_path/'d').mkdir(); (tmp_path/'d'/'u.data').write_text('1\t2\t3\t4\n')
+    with pytest.raises(FileNotFoundError, match='u1.base'): bench(data=tmp_path/'d', split='u1')
+    (tmp_path/'d'/'u.data').write_text('1\t2\tfive\t4\n')
+    with pytest.raises(ValueError, match='five'): bench(data=tmp_path/'d')
 
-def scale(*args):
-    r = subprocess.run([sys.executable, str(ROOT/'benchmarks'/'collab_scale.py'), *map(str, args)], capture_output=True, text=True, timeout=900)
-    return r.returncode,[json.loads(l) for l in r.stdout.splitlines() if l.strip()],r.stderr
+@pytest.fixture
+def scale(capsys):
+    "Run benchmarks/collab_scale.py's `main` in this process (it runs each size in a child process): (its JSON lines, its stderr)."
+    import collab_scale
+    def run(**kw):
+        collab_scale.main(**kw)
+        out,err = capsys.readouterr()
+        return [json.loads(l) for l in out.splitlines() if l.strip()],err
+    return run
 
-def test_scale_one_size(tmp_path):
+def test_scale_one_size(tmp_path, scale):
     "collab_scale.py at ML-100k's size: its figures, fastbook stopped at the cap, the results file, the plot and the table."
     out,png = tmp_path/'r.json',tmp_path/'p.png'
-    rc,rows,err = scale('--sizes', 'ml-100k', '--fastbook-cap', '2', '--threads', '1', '--out', out, '--plot', png)
-    assert rc == 0, err
+    rows,err = scale(sizes='ml-100k', fastbook_cap=2, threads=1, out=out, plot=png)
     [r] = rows
     assert r['size'] == 'ml-100k' and r['n_ratings'] == 100_000 and r['bs'] == 1024 and 'CPU' in r['device']
     for k in ('gen_s', 'read_s', 'dls_s', 'load_s', 'train_s', 'peak_gb'): assert r[k] >= 0, k
@@ -105,8 +115,9 @@ def test_scale_one_size(tmp_path):
     assert json.loads(out.read_text()) == rows and png.stat().st_size > 10_000
     assert f"| ml-100k | 100,000 | {r['device']} |" in err
 
-def test_scale_bad_input():
-    rc,rows,err = scale('--sizes', 'ml-100k,ml-2m')
-    assert rc != 0 and 'unknown size ml-2m' in err and not rows
-    rc,_,err = scale('--threads', '0')
-    assert rc != 0 and '--threads 0' in err
+def test_scale_bad_input(scale):
+    with pytest.raises(ValueError, match="sizes must be one of 'ml-100k', .*got 'ml-2m'"): scale(sizes='ml-100k,ml-2m')
+    with pytest.raises(ValueError, match='threads must be a whole number >= 1, got 0'): scale(threads=0)
+    import torch
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device must be a device present here .* got 'cuda'"): scale(sizes='ml-100k', device='cuda')

@@ -1,10 +1,7 @@
-"What every test file shares: the tools on the path, the warning filter, and the small generated data sets."
+"What every test file shares: the warning filter and the small generated data sets (pytest.ini puts tools/ and benchmarks/ on the path)."
 import shutil, sys
 from pathlib import Path
 import pytest
-
-# The project's tools (README and site rendering, execute.py) and benchmarks are scripts, not part of the package.
-for d in ('tools', 'benchmarks'): sys.path.insert(0, str(Path(__file__).resolve().parent.parent/d))
 
 def pytest_configure(config):
     # fastai 2.8.7 decorates a few layers with `torch.jit.script`, which torch 2.14 deprecates: not ours to fix.

@@ -154,7 +154,7 @@ def check_id(v,          # the value to check
 # %% ../nbs/91_checks.ipynb #373bb1a1
 def _first_bad(s:pd.Series):
     "Position of the first entry of `s` that is not a usable id, or `None`."
-    bad = s.isna().to_numpy()
+    bad = s.isna().to_numpy(copy=True)  # a copy: pandas 3 hands back a read-only view
     if pd.api.types.is_bool_dtype(s.dtype): bad = np.ones(len(s), bool)
     elif pd.api.types.is_float_dtype(s.dtype): bad |= ~np.isfinite(s.to_numpy(float, na_value=np.nan))
     elif not (pd.api.types.is_integer_dtype(s.dtype) or pd.api.types.is_string_dtype(s.dtype) and not s.dtype == object):

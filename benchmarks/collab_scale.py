@@ -26,6 +26,7 @@ The 25M set takes minutes to generate the first time and several GB: run it alon
 """
 import json, os, platform, subprocess, sys, time
 from pathlib import Path
+import fastcore
 from fastcore.script import call_parse
 
 ROOT = Path(__file__).resolve().parent
@@ -35,6 +36,10 @@ from course_helpers.checks import check_choice, check_count, check_device, check
 from course_helpers.files import atomic_write
 from course_helpers.movielens_synth import ML_SIZES
 from synth_movielens import peak_gb
+
+# the child's --fastbook_cap flag as call_parse spells it: fastcore 1 keeps the `_`, fastcore 2 writes `-` (each refuses the other)
+CAP_FLAG = '--fastbook-cap' if int(fastcore.__version__.split('.')[0]) >= 2 else '--fastbook_cap'
+
 RESULTS = ROOT/'results'
 SIZES = tuple(ML_SIZES)
 
@@ -150,7 +155,7 @@ def main(sizes:str=','.join(SIZES),   # comma-separated, from ml-100k, ml-1m, ml
             g = subprocess.run([sys.executable, __file__, '--gen', s], stdout=subprocess.PIPE, text=True)
             if g.returncode: sys.exit(f'{s}: generating the set failed (exit code {g.returncode})')
             r = subprocess.run([sys.executable, __file__, '--one', s, '--device', device, '--threads', str(threads),
-                                '--fastbook_cap', str(cap)], stdout=subprocess.PIPE, text=True)
+                                CAP_FLAG, str(cap)], stdout=subprocess.PIPE, text=True)
             if r.returncode: sys.exit(f'{s}: the child process failed (exit code {r.returncode})')
             row = json.loads(r.stdout.strip().splitlines()[-1]) | json.loads(g.stdout.strip().splitlines()[-1])
             if row['fastbook_status'] == 'not run' and cap == 0 and fastbook_cap > 0:

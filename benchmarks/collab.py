@@ -144,7 +144,7 @@ def cached(system:str, split:str, train, valid, quick:bool, tags, cache:Path|Non
     key,res = rows_key(system, train, valid, quick),json.loads(cache.read_text()) if cache.exists() else {}
     if refresh or key not in res:
         r,t = RUNNERS[system](train, valid, quick, tags)
-        res = (json.loads(cache.read_text()) if cache.exists() else {}) | {key: dict(system=system, split=split, rmse=r, train_s=t, cpus=os.cpu_count(),
+        res = res | {key: dict(system=system, split=split, rmse=r, train_s=t, cpus=os.cpu_count(),
                load=round(os.getloadavg()[0], 2), measured=time.strftime('%Y-%m-%d %H:%M'))}
         atomic_write(cache, json.dumps(res, indent=1))
     return res[key]['rmse'],res[key]['train_s']

@@ -129,7 +129,7 @@ def check_choice(v,          # the value to check
                  choices,    # the values allowed
                 ):           # `v`
     "`v` if it is one of `choices`."
-    try: ok = v in choices and (not _is_bool(v) or any(_is_bool(c) for c in choices))
+    try: ok = v in choices and (not _is_bool(v) or any(_is_bool(c) for c in choices)) and (_is_bool(v) or not all(_is_bool(c) for c in choices))  # 1 is not True
     except TypeError: ok = False   # unhashable `v` against a set of choices
     if not ok: raise ValueError(_must(name, 'one of ' + ', '.join(map(repr, choices)), v))
     return v

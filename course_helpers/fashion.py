@@ -4,13 +4,13 @@
 
 # %% ../nbs/15_fashion.ipynb #0e270755
 from __future__ import annotations
-import csv, os, shutil
+import csv, shutil
 from pathlib import Path
 import numpy as np, pandas as pd
 from PIL import Image, ImageDraw
 from fastai.data.external import fastai_path
 from fastai.vision.all import DataBlock, ImageBlock, CategoryBlock, ColReader, Resize, DataLoaders
-from .checks import check_count, check_fraction, check_path, check_seed
+from .checks import check_count, check_path, check_seed
 from .files import atomic_dir
 from .paddy import kaggle_dir, kaggle_find, check_image, paddy_split
 

@@ -9,6 +9,7 @@ own so that its peak memory is its own:
 
 - `read_s`: `read_ratings` of u1.base and u1.test (the generator's 80/20 split); `dls_s`: `collab_dls` on them and the
   movie tags (`movielens_tags`: genres, release decade); `load_s`: both;
+- `bs`, `decay`, `implicit`: what `collab_hparams` derives from the training ratings' size (batch size, decay exponent, implicit feedback);
 - `train_s`, `rmse`: `fit_collab(dls, item_tags=...)` on `--device`, and its validation RMSE; `global_mean_rmse`, and
   `floor`, the RMSE of the generator's expected ratings (no model can expect to beat it);
 - `peak_gb`: the process's peak resident memory after loading and training (Linux's ru_maxrss), `gpu_peak_gb` on CUDA;
@@ -76,8 +77,8 @@ def one_size(size:str, device:str, cap:float):
     t = time.perf_counter(); dls = collab_dls(train, valid); tags = movielens_tags(path); dls_s = time.perf_counter() - t
     if device.startswith('cuda'): torch.cuda.reset_peak_memory_stats()
     t = time.perf_counter(); learn,rmse = fit_collab(dls, device=device, **tags); train_s = time.perf_counter() - t
-    hp = collab_hparams(len(train), n_ids=train.user.nunique() + train.movie.nunique())
-    res = dict(size=size, device=device_name(device), n_ratings=len(train)+len(valid), n_train=len(train), bs=hp['bs'], implicit=hp['implicit'],
+    hp = collab_hparams(len(train), train.user.nunique(), train.movie.nunique())
+    res = dict(size=size, device=device_name(device), n_ratings=len(train)+len(valid), n_train=len(train), bs=hp['bs'], decay=round(hp['decay'], 2), implicit=hp['implicit'],
                read_s=round(read_s, 1), dls_s=round(dls_s, 1), load_s=round(read_s + dls_s, 1), train_s=round(train_s, 1),
                rmse=round(rmse, 4), global_mean_rmse=round(mean_rmse(train.rating, valid.rating), 4),
                floor=round(movielens_truth(path).best_rmse(valid), 4), peak_gb=round(peak_gb(), 2), base_gb=round(base, 2))
@@ -101,14 +102,14 @@ def results_files()->list:
 
 def table(runs:dict)->str:
     "A Markdown table: one row per size, the recipe's figures per device, fastbook's where it ran."
-    out = ['| set | ratings | device | load s | train s | peak GB | recipe RMSE | fastbook RMSE (train s) | global mean | floor |',
-           '|---|---:|---|---:|---:|---:|---:|---|---:|---:|']
+    out = ['| set | ratings | device | decay D | load s | train s | peak GB | recipe RMSE | fastbook RMSE (train s) | global mean | floor |',
+           '|---|---:|---|---:|---:|---:|---:|---:|---|---:|---:|']
     for dev,rows in runs.items():
         for r in rows:
             fb = (f"{r['fastbook_rmse']:.4f} ({r['fastbook_train_s']:.0f} s)" if r['fastbook_status'] == 'finished'
                   else r['fastbook_status'] if r['fastbook_status'].startswith('not run') else f"did not finish: {r['fastbook_status']}")
             mem = f"{r['peak_gb']:.1f}" + (f" (GPU {r['gpu_peak_gb']:.1f})" if 'gpu_peak_gb' in r else '')
-            out.append(f"| {r['size']} | {r['n_ratings']:,} | {r['device']} | {r['load_s']:.1f} | {r['train_s']:.1f} | {mem} | "
+            out.append(f"| {r['size']} | {r['n_ratings']:,} | {r['device']} | {r.get('decay', 'not recorded')} | {r['load_s']:.1f} | {r['train_s']:.1f} | {mem} | "
                        f"{r['rmse']:.4f} | {fb} | {r['global_mean_rmse']:.4f} | {r['floor']:.4f} |")
     return '\n'.join(out)
 

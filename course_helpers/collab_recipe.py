@@ -49,24 +49,28 @@ def collab_dls(train:pd.DataFrame, # training ratings
 
 # %% ../nbs/04_collab_recipe.ipynb #edc3801d
 def collab_hparams(n_ratings:int,             # training ratings
+                   n_users:int,               # users in the training ratings
+                   n_items:int,               # items in the training ratings
                    steps_per_epoch:int=80,    # batches per epoch: sets `bs`
                    epochs:int=10,             # passes over the training ratings
                    lr_sum:float=3.6,          # how far Adam may move a weight: sum of the one-cycle learning rates
-                   decay:float=4.0,           # decay exponent D = wd * lr_sum of the factors
+                   decay:float|None=None,     # decay exponent D = wd * lr_sum of the factors (None: `decay_scale` / cbrt(ratings per user and item))
+                   decay_scale:float=16.,     # D = decay_scale * (n_ratings/sqrt(n_users*n_items))**(-1/3): D at one rating per user and item
                    implicit_decay:float=0.75, # decay exponent of the implicit factors (see `fit_collab`'s `implicit`)
                    n_factors:int=50,          # latent factors per model
-                   implicit_per_id:float=10., # implicit feedback from this many training ratings per user and item (`n_ids`)...
+                   implicit_per_id:float=10., # implicit feedback from this many training ratings per id, n_ratings/(n_users+n_items)...
                    implicit_upto:int=2**18,   # ...up to this many ratings: above, its sums cost more than the rest of the training
-                   n_ids:int|None=None,       # users + items in the training ratings (None: no implicit feedback)
-                  )->dict:                    # bs, epochs, lr, wd, wd_implicit, n_factors, implicit for `fit_collab`
-    "The recipe's batch size, epochs, peak learning rate and weight decay for `n_ratings` training ratings."
-    n,spe,epochs,n_factors,upto = (check_count(v, k) for k,v in dict(n_ratings=n_ratings, steps_per_epoch=steps_per_epoch, epochs=epochs,
-                                                                     n_factors=n_factors, implicit_upto=implicit_upto).items())
-    per_id,n_ids = check_real(implicit_per_id, 'implicit_per_id', ge=0),None if n_ids is None else check_count(n_ids, 'n_ids')
-    lr_sum,decay,idecay = check_real(lr_sum, 'lr_sum', gt=0),check_real(decay, 'decay', ge=0),check_real(implicit_decay, 'implicit_decay', ge=0)
+                  )->dict:                    # bs, epochs, lr, wd, decay, wd_implicit, n_factors, implicit for `fit_collab`
+    "The recipe's batch size, epochs, peak learning rate and weight decay for `n_ratings` training ratings of `n_users` users and `n_items` items."
+    n,nu,ni,spe,epochs,n_factors,upto = (check_count(v, k) for k,v in dict(n_ratings=n_ratings, n_users=n_users, n_items=n_items, steps_per_epoch=steps_per_epoch,
+                                                                           epochs=epochs, n_factors=n_factors, implicit_upto=implicit_upto).items())
+    per_id,lr_sum = check_real(implicit_per_id, 'implicit_per_id', ge=0),check_real(lr_sum, 'lr_sum', gt=0)
+    scale,idecay = check_real(decay_scale, 'decay_scale', gt=0),check_real(implicit_decay, 'implicit_decay', ge=0)
+    decay = scale*(n/math.sqrt(nu*ni))**(-1/3) if decay is None else check_real(decay, 'decay', ge=0)
     bs = 2**max(0, round(math.log2(max(n/spe, 1))))
     steps = epochs*math.ceil(n/bs)
-    return dict(bs=bs, epochs=epochs, lr=lr_sum/one_cycle_lr_sum(1., steps), wd=decay/lr_sum, wd_implicit=idecay/lr_sum, n_factors=n_factors, implicit=n_ids is not None and per_id*n_ids <= n <= upto)
+    return dict(bs=bs, epochs=epochs, lr=lr_sum/one_cycle_lr_sum(1., steps), wd=decay/lr_sum, decay=decay, wd_implicit=idecay/lr_sum,
+                n_factors=n_factors, implicit=per_id*(nu+ni) <= n <= upto)
 
 # %% ../nbs/04_collab_recipe.ipynb #d7136b99
 class _SparseRows(torch.autograd.Function):
@@ -226,16 +230,16 @@ def torch_threads(n:int): # CPU threads for PyTorch inside the `with` block
     finally: torch.set_num_threads(old)
 
 # %% ../nbs/04_collab_recipe.ipynb #899792fe
-def _fit_hparams(n:int, n_ids:int, bs, lr, wd, kwargs:dict)->dict:
-    "`collab_hparams(n, **kwargs)` with `bs`, `lr` and `wd` replaced where given; clear errors for unknown keywords and bad values."
-    rules = [k for k in inspect.signature(collab_hparams).parameters if k not in ('n_ratings', 'n_ids')]
+def _fit_hparams(n:int, n_users:int, n_items:int, bs, lr, wd, kwargs:dict)->dict:
+    "`collab_hparams(n, n_users, n_items, **kwargs)` with `bs`, `lr` and `wd` replaced where given; clear errors for unknown keywords and bad values."
+    rules = [k for k in inspect.signature(collab_hparams).parameters if k not in ('n_ratings', 'n_users', 'n_items')]
     if bad := sorted(set(kwargs) - set(rules)):
         raise TypeError(f"fit_collab() got unexpected keyword argument(s) {', '.join(map(repr, bad))}: besides its own it takes {', '.join(rules)}")
-    hp = collab_hparams(n, n_ids=n_ids, **kwargs) | {k:v for k,v in dict(bs=bs, lr=lr, wd=wd).items() if v is not None}
+    hp = collab_hparams(n, n_users, n_items, **kwargs) | {k:v for k,v in dict(bs=bs, lr=lr, wd=wd).items() if v is not None}
     return hp | dict(bs=check_count(hp['bs'], 'bs'), lr=check_real(hp['lr'], 'lr', gt=0), wd=check_real(hp['wd'], 'wd', ge=0))
 
 # %% ../nbs/04_collab_recipe.ipynb #a48d67ef
-@delegates(collab_hparams, but=['n_ratings', 'n_ids'])
+@delegates(collab_hparams, but=['n_ratings', 'n_users', 'n_items'])
 def fit_collab(dls:DataLoaders,     # collab DataLoaders, e.g. from `collab_dls` or `CollabDataLoaders` (their `bs` is not used)
                n_models:int=3,      # models trained side by side and folded into one
                seed:int|None=42,    # seeds the starting weights and the batch order (None: not seeded)
@@ -256,7 +260,7 @@ def fit_collab(dls:DataLoaders,     # collab DataLoaders, e.g. from `collab_dls`
     x,y = _xy(dls.train_ds)
     (_,users),(_,items) = dls.classes.items()
     nu,ni = len(users),len(items)
-    hp = _fit_hparams(len(y), len(x[:,0].unique()) + len(x[:,1].unique()), bs, lr, wd, kwargs)
+    hp = _fit_hparams(len(y), len(x[:,0].unique()), len(x[:,1].unique()), bs, lr, wd, kwargs)
     if check_choice(implicit, 'implicit', (None, True, False)) is None: implicit = hp['implicit']
     imp = dict(user_implicit=implicit_matrix(x[:,0], x[:,1], nu, ni), item_implicit=implicit_matrix(x[:,1], x[:,0], ni, nu)) if implicit else {}
     if seed is not None: torch.manual_seed(seed)
@@ -275,7 +279,8 @@ def fit_collab(dls:DataLoaders,     # collab DataLoaders, e.g. from `collab_dls`
     ens.train()
     with torch_threads(1 if device.type != 'cpu' or bs < 2**14 else torch.get_num_threads()):
         for step,idx in enumerate(i for _ in range(hp['epochs']) for i in torch.randperm(n).split(bs)):  # drawn on the CPU: the same batches on every device
-            for g in opt.param_groups: g['lr'],g['betas'] = lrs(step/steps),(moms(step/steps), 0.99)
+            lr_t,betas_t = lrs(step/steps),(moms(step/steps), 0.99)
+            for g in opt.param_groups: g['lr'],g['betas'] = lr_t,betas_t
             idx = idx.sort().values.to(device)
             loss = (ens(x.index_select(0, idx)) - y.index_select(0, idx)[:, None]).pow(2).mean()*n_models  # the members' summed MSE
             opt.zero_grad(); loss.backward(); opt.step()

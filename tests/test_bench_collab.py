@@ -112,6 +112,7 @@ def test_scale_one_size(tmp_path, scale):
     assert r['size'] == 'ml-100k' and r['n_ratings'] == 100_000 and r['bs'] == 1024 and 'CPU' in r['device']
     for k in ('gen_s', 'read_s', 'dls_s', 'load_s', 'train_s', 'peak_gb'): assert r[k] >= 0, k
     assert r['floor'] < r['rmse'] < r['global_mean_rmse'] - 0.1
+    assert 3 < r['decay'] < 5 and r['implicit'] is True   # ML-100k's density: D about 4, implicit feedback on
     assert r['fastbook_status'].startswith('stopped at the 2 s cap after') or r['fastbook_status'] == 'finished'
     assert json.loads(out.read_text()) == rows and png.stat().st_size > 10_000
     assert f"| ml-100k | 100,000 | {r['device']} |" in err

@@ -276,6 +276,7 @@ def fit_collab(dls:DataLoaders,     # collab DataLoaders, e.g. from `collab_dls`
     lrs,moms = combined_cos(0.25, hp['lr']/25, hp['lr'], hp['lr']/1e5),combined_cos(0.25, 0.95, 0.85, 0.95)  # `fit_one_cycle`'s schedules
     order = torch.argsort(x[:,0], stable=True)      # rows in user order, so that a batch's sorted indices
     x,y = x[order].to(device),y[order].to(device)   # read the user rows in order
+    del order                                       # as long as the ratings: not kept through training
     ens.train()
     with torch_threads(1 if device.type != 'cpu' or bs < 2**14 else torch.get_num_threads()):
         for step,idx in enumerate(i for _ in range(hp['epochs']) for i in torch.randperm(n).split(bs)):  # drawn on the CPU: the same batches on every device

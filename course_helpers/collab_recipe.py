@@ -16,8 +16,9 @@ from .collab import one_cycle_lr_sum
 from .movielens import ML_GENRES, movielens_path, read_movies, read_users
 
 # %% auto #0
-__all__ = ['AGE_BANDS', 'collab_dls', 'collab_hparams', 'DotBiasEnsemble', 'movie_tags', 'user_tags', 'movielens_tags',
-           'tag_matrix', 'implicit_matrix', 'valid_rmse', 'torch_threads', 'fit_collab', 'fit_fastbook']
+__all__ = ['AGE_BANDS', 'collab_dls', 'ratings_density', 'collab_hparams', 'DotBiasEnsemble', 'movie_tags', 'user_tags',
+           'movielens_tags', 'tag_matrix', 'implicit_matrix', 'valid_rmse', 'torch_threads', 'fit_collab',
+           'fit_fastbook']
 
 # %% ../nbs/04_collab_recipe.ipynb #5c7c4321
 def _id_kind(col:pd.Series)->str:
@@ -48,6 +49,13 @@ def collab_dls(train:pd.DataFrame, # training ratings
     return to.dataloaders(bs=bs, dl_type=TabDataLoader)
 
 # %% ../nbs/04_collab_recipe.ipynb #edc3801d
+def ratings_density(n_ratings:int, # training ratings
+                    n_users:int,   # users in them
+                    n_items:int,   # items in them
+                   )->float:       # g = n_ratings / sqrt(n_users * n_items)
+    "Ratings per user and per item, as their geometric mean: the density the recipe's decay follows."
+    return check_count(n_ratings, 'n_ratings')/math.sqrt(check_count(n_users, 'n_users')*check_count(n_items, 'n_items'))
+
 def collab_hparams(n_ratings:int,             # training ratings
                    n_users:int,               # users in the training ratings
                    n_items:int,               # items in the training ratings
@@ -66,7 +74,7 @@ def collab_hparams(n_ratings:int,             # training ratings
                                                                            epochs=epochs, n_factors=n_factors, implicit_upto=implicit_upto).items())
     per_id,lr_sum = check_real(implicit_per_id, 'implicit_per_id', ge=0),check_real(lr_sum, 'lr_sum', gt=0)
     scale,idecay = check_real(decay_scale, 'decay_scale', gt=0),check_real(implicit_decay, 'implicit_decay', ge=0)
-    decay = scale*(n/math.sqrt(nu*ni))**(-1/3) if decay is None else check_real(decay, 'decay', ge=0)
+    decay = scale*ratings_density(n, nu, ni)**(-1/3) if decay is None else check_real(decay, 'decay', ge=0)
     bs = 2**max(0, round(math.log2(max(n/spe, 1))))
     steps = epochs*math.ceil(n/bs)
     return dict(bs=bs, epochs=epochs, lr=lr_sum/one_cycle_lr_sum(1., steps), wd=decay/lr_sum, decay=decay, wd_implicit=idecay/lr_sum,
@@ -295,10 +303,10 @@ def fit_fastbook(train:pd.DataFrame, # training ratings (columns user, movie, ra
                  epochs:int=5,       # fastbook's 5; fewer for a quick check
                  device='cpu', threads:int=1, # where to train, on how many CPU threads (batches of 64 gain nothing from more)
                  cbs=None,           # extra fastai callbacks, e.g. one that stops the run
-                 seed:int=42,        # seeds fastai's shuffling and the starting weights
+                 seed:int|None=42,   # seeds fastai's shuffling and the starting weights (None: not seeded)
                 )->tuple:            # (the `Learner`, its validation RMSE, training seconds)
     "fastbook chapter 8's recipe on a given split: `collab_learner(dls, n_factors=50, y_range=(0, 5.5))`, `fit_one_cycle(5, 5e-3, wd=0.1)`, bs=64."
-    set_seed(check_count(seed, 'seed', min=0), reproducible=True)  # before the DataLoaders: fastai's shuffling draws its seed when they are made
+    if check_seed(seed) is not None: set_seed(seed, reproducible=True)  # before the DataLoaders: fastai's shuffling draws its seed when they are made
     dls = collab_dls(train, valid, bs=64).to(check_device(device))
     learn = collab_learner(dls, n_factors=50, y_range=(0, 5.5), cbs=cbs)
     with learn.no_bar(), learn.no_logging(), torch_threads(check_count(threads, 'threads')):
